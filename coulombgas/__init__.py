@@ -1,0 +1,42 @@
+"""coulombgas: eigenvalues of weight matrices during SGD as a Coulomb gas.
+
+Mini-batch SGD makes the eigenvalues of X = WᵀW perform a Dyson Brownian
+motion whose stationary state is a Coulomb gas (Aarts, Lucini, Park,
+arXiv:2407.16427). This package integrates that eigenvalue Langevin equation,
+samples its stationary law, and compares both with real training.
+
+Public names are flat (``cg.CoulombGas``, ``cg.simulate``); submodules are
+namespaces (``cg.theory``, ``cg.spectra``). Submodules load on first use, so
+``import coulombgas`` compiles nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("theory", "spectra", "potentials", "forces", "dynamics", "gas", "plots", "io")
+_NAMES = {
+    "CoulombGas": "gas",
+    "simulate": "dynamics",
+    "Trajectory": "dynamics",
+}
+
+__all__ = ["__version__", *_SUBMODULES, *_NAMES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'coulombgas' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,59 @@
+"""Seeds to random streams, the same way everywhere.
+
+Every public function that draws takes ``seed``: ``None``, an ``int``, a
+:class:`numpy.random.SeedSequence` or a :class:`numpy.random.Generator`.
+Replicas (independent runs) get one child stream each, spawned from a single
+:class:`~numpy.random.SeedSequence`, so results do not depend on how work is
+split over threads.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["seed_sequence", "generator", "streams", "seed_record"]
+
+
+def seed_sequence(seed) -> np.random.SeedSequence:
+    """Turn any accepted ``seed`` into a :class:`numpy.random.SeedSequence`."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        # A Generator's own SeedSequence is reachable through its bit generator;
+        # spawn from it so the caller's generator state is left untouched.
+        return seed.bit_generator.seed_seq.spawn(1)[0]
+    if seed is None:
+        return np.random.SeedSequence()
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            "`seed` must be None, a non-negative int, a numpy SeedSequence or a numpy "
+            f"Generator, got {type(seed).__name__}"
+        )
+    if seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int, got {seed}")
+    return np.random.SeedSequence(int(seed))
+
+
+def generator(seed) -> np.random.Generator:
+    """One :class:`numpy.random.Generator` (PCG64) from ``seed``.
+
+    A Generator passed in is returned as is (the caller owns its stream).
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.Generator(np.random.PCG64(seed_sequence(seed)))
+
+
+def streams(seed, count: int) -> list[np.random.Generator]:
+    """``count`` independent Generators, one per replica, spawned from ``seed``."""
+    children = seed_sequence(seed).spawn(int(count))
+    return [np.random.Generator(np.random.PCG64(c)) for c in children]
+
+
+def seed_record(seed) -> dict:
+    """A JSON-friendly record of the seed (entropy and spawn key) that made a result."""
+    ss = seed_sequence(seed) if not isinstance(seed, np.random.Generator) else seed.bit_generator.seed_seq
+    return {"entropy": int(ss.entropy) if ss.entropy is not None else None,
+            "spawn_key": [int(k) for k in ss.spawn_key]}
