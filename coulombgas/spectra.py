@@ -34,7 +34,6 @@ from typing import Callable
 import numpy as np
 import scipy.optimize
 import scipy.stats
-from numpy.polynomial import Polynomial
 
 from . import _rng, _validate
 
@@ -289,19 +288,23 @@ def gap_ratios(x, *, sort: bool = True) -> np.ndarray:
 
 # --------------------------------------------------------------------------- unfolding
 
-def unfold(x, law=None, *, n: int | None = None, degree: int = 9) -> np.ndarray:
+def unfold(x, law=None, *, n: int | None = None, bandwidth: float | None = None) -> np.ndarray:
     r"""Map eigenvalues to unit mean spacing with the mean counting function.
 
     .. math:: \xi = \bar N(x), \qquad \bar N(x) = n\,F(x) \ \text{(known law)}
 
     With a ``law`` (the one-point density of the eigenvalues, normalised to 1),
-    :math:`\bar N = n F` with F = ``law.cdf``. Without one, :math:`\bar N` is a
-    least-squares polynomial of degree ``degree`` fitted to the empirical
-    staircase pooled over all spectra (each step taken at its midpoint and
-    divided by the number of spectra), a standard choice that is smooth and
-    works for any density; pooling assumes all spectra share one mean density
-    (unfold drifting records separately). The fitted :math:`\bar N` must
-    increase over the data, which is checked.
+    :math:`\bar N = n F` with F = ``law.cdf``. Without one, :math:`\bar N` is the
+    empirical staircase pooled over all spectra (divided by the number of
+    spectra) smoothed with a Gaussian kernel of width ``bandwidth``,
+
+    .. math:: \bar N(x) = \frac{1}{M}\sum_{k} \Phi\!\left(\frac{x - x_k}{h}\right),
+
+    which is smooth and increasing by construction (a polynomial fit of the
+    staircase is not: it bends back beyond the spectral edges). Pooling
+    assumes all spectra share one mean density (unfold drifting records
+    separately). The kernel blurs the density on the scale h, so features of
+    the mean density narrower than h (and the square-root edges) are smoothed.
 
     Parameters
     ----------
@@ -312,9 +315,9 @@ def unfold(x, law=None, *, n: int | None = None, degree: int = 9) -> np.ndarray:
     n : int, optional, >= 1
         Eigenvalues per spectrum, with ``law`` only; default ``x.shape[-1]``
         (set it when ``x`` holds a subset of each spectrum, e.g. its bulk).
-    degree : int, 1 <= degree < number of pooled eigenvalues, default 9
-        Polynomial degree of the fit (without ``law``). 9 follows the
-        square-root edges of a semicircle; lower it for few eigenvalues.
+    bandwidth : float, optional, > 0
+        Kernel width h without ``law``; default Silverman's rule on the pooled
+        eigenvalues, 0.9 min(std, IQR/1.34) P^(-1/5) for P pooled values.
 
     Returns
     -------
@@ -324,7 +327,7 @@ def unfold(x, law=None, *, n: int | None = None, degree: int = 9) -> np.ndarray:
     Raises
     ------
     ValueError
-        Bad ``x``, ``n`` or ``degree``; a fit that is not increasing.
+        Bad ``x``, ``n`` or ``bandwidth``.
     TypeError
         If ``law`` has no ``.cdf``.
 
@@ -332,6 +335,7 @@ def unfold(x, law=None, *, n: int | None = None, degree: int = 9) -> np.ndarray:
     ----------
     .. [1] T. Guhr, A. Müller-Groeling, H. A. Weidenmüller, "Random-matrix theories in
        quantum physics: common concepts", Phys. Rep. 299, 189 (1998), section 3.
+    .. [2] B. W. Silverman, *Density Estimation for Statistics and Data Analysis* (1986), eq. 3.31.
 
     Examples
     --------
@@ -349,18 +353,26 @@ def unfold(x, law=None, *, n: int | None = None, degree: int = 9) -> np.ndarray:
         if not np.all(np.isfinite(xi)):
             raise ValueError("`law`.cdf returned non-finite values on `x`")
         return xi
-    pooled = np.sort(x.ravel())
-    degree = _validate.integer("degree", degree, minimum=1, maximum=pooled.size - 1)
+    pooled = x.ravel()
     spectra = pooled.size // x.shape[-1]
-    staircase = (np.arange(pooled.size) + 0.5) / spectra
-    fit = Polynomial.fit(pooled, staircase, degree)
-    grid = np.linspace(pooled[0], pooled[-1], 1001)
-    if np.any(fit.deriv()(np.concatenate([grid, pooled])) <= 0):
-        raise ValueError(
-            f"`degree` = {degree} gives a counting function that is not increasing over the "
-            "data; lower `degree` or pass the known density as `law`"
-        )
-    return fit(x)
+    if bandwidth is None:
+        q75, q25 = np.percentile(pooled, [75, 25])
+        spread = min(np.std(pooled), (q75 - q25) / 1.34) or np.std(pooled)
+        if spread <= 0:
+            raise ValueError("`x` has no spread: all eigenvalues coincide, nothing to unfold")
+        bandwidth = 0.9 * spread * pooled.size ** -0.2
+    h = _validate.positive("bandwidth", bandwidth)
+    # Bin the pooled values finely (bins << h), smooth, integrate: a monotone N̄ on a grid.
+    lo, hi = pooled.min() - 6 * h, pooled.max() + 6 * h
+    bins = int(min(2**16, max(2**10, 16 * (hi - lo) / h)))
+    counts, edges = np.histogram(pooled, bins=bins, range=(lo, hi))
+    width = edges[1] - edges[0]
+    # Gaussian smoothing of the counts = exact kernel sum up to the binning (error O(width²/h²)).
+    u = np.arange(-int(np.ceil(6 * h / width)), int(np.ceil(6 * h / width)) + 1) * width / h
+    kernel = np.exp(-0.5 * u**2)
+    smooth = np.convolve(counts, kernel / kernel.sum(), mode="same")
+    staircase = np.concatenate([[0.0], np.cumsum(smooth)]) / spectra
+    return np.interp(x, edges, staircase)
 
 
 @dataclass(frozen=True)

@@ -153,11 +153,24 @@ def test_unfold_bad_input():
         spectra.unfold([0.0, 1.0], law=object())
     with pytest.raises(ValueError, match="`n`"):
         spectra.unfold([0.0, 1.0], scipy.stats.norm(), n=0)
-    with pytest.raises(ValueError, match="`degree`"):
-        spectra.unfold([0.0, 1.0, 2.0], degree=3)
-    wiggly = np.sort(RNG(8).exponential(size=(1, 300)) ** 3, axis=-1)
-    with pytest.raises(ValueError, match="`degree`.*not increasing"):
-        spectra.unfold(wiggly, degree=15)
+    with pytest.raises(ValueError, match="`bandwidth`"):
+        spectra.unfold([0.0, 1.0, 2.0], bandwidth=0.0)
+    with pytest.raises(ValueError, match="no spread"):
+        spectra.unfold([[1.0, 1.0], [1.0, 1.0]])
+
+
+def test_unfold_by_fit_is_monotone_on_full_goe_spectra():
+    # A polynomial fit of the staircase bends back beyond the edges of full GOE
+    # spectra; the smoothed staircase is increasing by construction.
+    rng = RNG(9)
+    a = rng.standard_normal((100, 100, 100))
+    x = np.linalg.eigvalsh((a + np.swapaxes(a, 1, 2)) / 2)
+    xi = spectra.unfold(x)
+    assert np.all(np.diff(np.sort(xi.ravel())) >= 0)
+    assert np.all(np.diff(xi, axis=-1) > 0)
+    # Bulk mean spacing is 1 (per-spectrum means, z-test).
+    s = spectra.spacings(xi[:, 25:75], sort=False)
+    assert_mean_z(s.mean(axis=-1), 1.0)
 
 
 # ----------------------------------------------------------------- number variance
