@@ -112,13 +112,15 @@ class Polynomial(Potential):
         # Trim trailing zero columns common to every mode so the degree is true.
         last = max((np.flatnonzero(r).max() if np.any(r) else 0) for r in rows)
         c = c[..., : last + 1]
-        rows = c.reshape(-1, c.shape[-1])
-        degree = c.shape[-1] - 1
-        if degree < 2 or degree % 2 == 1 or np.any(rows[:, -1] <= 0):
-            raise ValueError(
-                "`coeffs` must describe a confining potential: even degree >= 2 with a positive "
-                f"leading coefficient, got degree {degree} and leading coefficient(s) {rows[:, -1]}"
-            )
+        for row in c.reshape(-1, c.shape[-1]):
+            # Each mode's own degree: modes may differ (e.g. one quartic, one quadratic).
+            degree = int(np.flatnonzero(row).max()) if np.any(row) else 0
+            if degree < 2 or degree % 2 == 1 or row[degree] <= 0:
+                raise ValueError(
+                    "`coeffs` must describe a confining potential for every mode: even degree >= 2 "
+                    f"with a positive leading coefficient, got degree {degree} with leading "
+                    f"coefficient {row[degree]:g}"
+                )
         object.__setattr__(self, "coeffs", c)
 
     def kernel_data(self, n):
