@@ -16,11 +16,14 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("theory", "spectra", "potentials", "forces", "dynamics", "gas", "plots", "io")
+_SUBMODULES = ("theory", "spectra", "potentials", "forces", "dynamics", "gas", "stationary", "tridiagonal",
+               "mcmc", "fokker_planck", "plots", "io")
 _NAMES = {
     "CoulombGas": "gas",
     "simulate": "dynamics",
     "Trajectory": "dynamics",
+    "sample": "stationary",
+    "Samples": "stationary",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]
