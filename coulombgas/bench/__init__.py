@@ -1,0 +1,58 @@
+"""Benchmarks run side by side with plain NumPy versions of the same computation.
+
+``coulombgas bench WHAT`` prints a table and writes ``bench.json``. Times are
+medians of repeated warm calls (compilation is timed separately); the machine
+is shared, so ratios measured in one process are the figures to quote.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+__all__ = ["run_bench", "machine"]
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    import numba
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+            "python": platform.python_version(), "numba": numba.__version__}
+
+
+def run_bench(what: str, *, out: str | None = None, quick: bool = False) -> int:
+    """Run one benchmark suite, print its table, write ``out/bench.json``; returns 0."""
+    from ..io import write_json
+
+    if what == "dynamics":
+        from .dynamics import bench_dynamics, format_table
+        result = bench_dynamics(quick=quick)
+    elif what == "stationary":
+        from .stationary import bench_stationary, format_table
+        result = bench_stationary(quick=quick)
+        try:
+            from .mcmc import bench_mcmc
+        except ImportError:  # the Monte Carlo rows need coulombgas.mcmc
+            bench_mcmc = None
+        if bench_mcmc is not None:
+            result["mcmc"] = bench_mcmc(quick=quick)
+    else:
+        raise ValueError(f"`what` must be 'dynamics' or 'stationary', got {what!r}")
+    result["machine"] = machine()
+    print(format_table(result))
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+        path = os.path.join(out, "bench.json")
+        write_json(path, result)
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,255 @@
+"""The ``coulombgas`` command: a thin argparse layer over the Python API.
+
+Every computing subcommand takes ``--seed`` and ``--out DIR`` and writes its
+figures and a machine-readable ``summary.json`` there. Bad input prints one
+line on stderr and exits with status 2; a run that fails numerically exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import __version__
+
+__all__ = ["main"]
+
+
+class _UsageError(Exception):
+    """Raised for bad command-line values; reported as one line, exit 2."""
+
+
+def _out_dir(path) -> str:
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise _UsageError(f"--out {path} exists and is not a directory")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+# ------------------------------------------------------------------ theory
+
+def _cmd_theory(args) -> int:
+    from . import plots, theory
+    from .io import write_json
+
+    out = _out_dir(args.out)
+    fig = plots.theory_figure(os.path.join(out, "theory.png"))
+    s = np.linspace(0.0, 5.0, 2001)
+    summary = {
+        "figure": os.path.basename(fig),
+        "surmise_second_moment": {str(b): float(theory.wigner_surmise(b).moment(2)) for b in (1, 2, 4)},
+        "exact_spacing_variance": {str(b): float(theory.spacing(b).var()) for b in (1, 2)},
+        "max_abs_exact_minus_surmise": {
+            str(b): float(np.max(np.abs(theory.spacing(b).pdf(s) - theory.wigner_surmise(b).pdf(s))))
+            for b in (1, 2)
+        },
+        "gap_ratio_mean": {str(b): float(theory.gap_ratio(b).mean()) for b in (1, 2, 4, "poisson")},
+    }
+    write_json(os.path.join(out, "summary.json"), summary)
+    print(f"wrote {fig} and {os.path.join(out, 'summary.json')}")
+    return 0
+
+
+# ------------------------------------------------------------------ simulate
+
+def _potential_from_args(args):
+    from . import potentials
+
+    if args.potential == "quadratic":
+        return potentials.Quadratic(center=args.center, width=_floats("width", args.width))
+    if args.potential == "quartic":
+        return potentials.Quartic(t=args.t, g=args.g_quartic)
+    return potentials.Laguerre(a=args.laguerre_a, scale=args.laguerre_scale)
+
+
+def _floats(name, text):
+    try:
+        values = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise _UsageError(f"--{name} must be a number or comma-separated numbers, got {text!r}") from None
+    return values[0] if len(values) == 1 else np.array(values)
+
+
+def _gas_from_args(args):
+    from .gas import CoulombGas
+
+    potential = _potential_from_args(args)
+    if args.lr is not None or args.batch_size is not None:
+        if args.lr is None or args.batch_size is None:
+            raise _UsageError("--lr and --batch-size go together (SGD form)")
+        return CoulombGas.from_sgd(potential, _floats("noise-g", args.noise_g), lr=args.lr,
+                                   batch_size=args.batch_size, n=args.n, beta=args.beta)
+    return CoulombGas.dyson(potential, args.n, beta=args.beta)
+
+
+def matching_law(gas):
+    """(law, shift, label) of a closed-form one-point density for this gas, or None.
+
+    * n = 2, β = 1, quadratic V_i with a common centre: the exact two-mode
+      density with σ_i² = D_i/(2 a k_i) (SCIENCE.md §4);
+    * a common quadratic potential: the large-n semicircle of radius √(n D β/(a k)).
+    """
+    from . import potentials, theory
+
+    if not isinstance(gas.potential, potentials.Polynomial) or gas.potential.coeffs.shape[-1] != 3:
+        return None
+    _, params, _ = gas.potential.kernel_data(gas.n)
+    k = params[:, 2]
+    centers = -params[:, 1] / (2 * k)
+    if not np.allclose(centers, centers[0]):
+        return None
+    c = float(centers[0])
+    if gas.n == 2 and gas.beta == 1.0:
+        sig = np.sqrt(gas.diffusion / (2 * gas.drift_scale * k))
+        return theory.two_mode_density(float(sig[0]), float(sig[1])), c, "two-mode density (exact, n=2)"
+    if np.allclose(k, k[0]) and np.allclose(gas.diffusion, gas.diffusion[0]):
+        radius = math.sqrt(gas.n * gas.diffusion[0] * gas.beta / (gas.drift_scale * k[0]))
+        return theory.semicircle(radius), c, f"semicircle R={radius:.3g} (large n)"
+    return None
+
+
+def _cmd_simulate(args) -> int:
+    from . import plots
+    from .dynamics import simulate
+    from .io import write_json
+
+    gas = _gas_from_args(args)
+    out = _out_dir(args.out)
+    try:
+        import h5py  # noqa: F401
+        traj_path = os.path.join(out, "trajectory.h5")
+    except ImportError:
+        traj_path = None
+    if traj_path and os.path.exists(traj_path) and not args.resume:
+        raise _UsageError(f"{traj_path} exists: pass --resume to continue that run, or choose another --out")
+    start = time.perf_counter()
+    traj = simulate(gas, args.t_end, args.dt, replicas=args.replicas, record_every=args.record_every,
+                    scheme=args.scheme, seed=args.seed, out=traj_path, resume=args.resume,
+                    progress=not args.quiet)
+    elapsed = time.perf_counter() - start
+    if traj_path is None:
+        traj_path = os.path.join(out, "trajectory.npz")
+        traj.save(traj_path)
+    figures = [plots.paths_figure(os.path.join(out, "paths.png"), traj.t, traj.x)]
+    burn = traj.x.shape[1] // 2
+    late = traj.x[:, burn:, :]
+    matched = matching_law(gas)
+    summary = {"gas": gas.to_dict(), "t_end": args.t_end, "dt": traj.dt, "replicas": args.replicas,
+               "scheme": traj.scheme, "seed": args.seed, "diagnostics": traj.diagnostics,
+               "trajectory": os.path.basename(traj_path), "seconds": elapsed,
+               "late_time_mean": float(late.mean()), "late_time_std": float(late.std())}
+    if matched is not None:
+        from . import spectra
+
+        law, shift, label = matched
+        centred = late - shift
+        if gas.n == 2:
+            # Non-crossing dynamics samples one ordering of the two modes; the
+            # two-mode density averages both, which are mirror images.
+            sign = np.random.default_rng(args.seed).choice([-1.0, 1.0], size=centred.shape[:-1] + (1,))
+            centred = sign * centred
+        fit = spectra.goodness_of_fit(centred.ravel()[:: max(1, centred.size // 20000)], law, "ks")
+        summary["density_check"] = {"law": label, "ks_statistic": fit.statistic, "ks_pvalue": fit.pvalue,
+                                    "note": "records are correlated in time: treat the p-value as indicative"}
+        figures.append(plots.density_figure(os.path.join(out, "density.png"), centred, law, label=label,
+                                            title="late-time density (x − centre)"))
+    else:
+        figures.append(plots.density_figure(os.path.join(out, "density.png"), late, None,
+                                            title="late-time density"))
+    summary["figures"] = [os.path.basename(f) for f in figures]
+    write_json(os.path.join(out, "summary.json"), summary)
+    print(f"simulated {args.replicas} replica(s) of n={gas.n} to t={args.t_end:g} in {elapsed:.2f} s; "
+          f"wrote {out}/summary.json")
+    return 0
+
+
+# ------------------------------------------------------------------ bench
+
+def _cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    return run_bench(args.what, out=args.out, quick=args.quick)
+
+
+# ------------------------------------------------------------------ parser
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="coulombgas",
+        description="Eigenvalues of weight matrices during SGD as a Coulomb gas: "
+                    "closed-form theory, Dyson Brownian motion, benchmarks.",
+    )
+    p.add_argument("--version", action="version", version=f"coulombgas {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("theory", help="draw the closed-form laws (surmises, exact spacings, gap ratios, "
+                                      "two-mode densities) into one figure")
+    t.add_argument("--out", default="theory-out", help="output directory (default: theory-out)")
+    t.add_argument("--seed", type=int, default=0, help="unused (no randomness); accepted for uniformity")
+    t.set_defaults(func=_cmd_theory)
+
+    s = sub.add_parser("simulate", help="integrate the eigenvalue SDE (Dyson Brownian motion)",
+                       description="Integrate dx_i = [a K_i + c Σ w_j/(x_i − x_j)] dt + s_i dW_i for "
+                                   "independent replicas; writes the trajectory, summary.json and figures.")
+    s.add_argument("--n", type=int, default=10, help="number of eigenvalues (>= 2, default 10)")
+    s.add_argument("--beta", type=float, default=1.0, help="Dyson index β > 0 (default 1)")
+    s.add_argument("--potential", choices=("quadratic", "quartic", "laguerre"), default="quadratic",
+                   help="confining potential (default quadratic)")
+    s.add_argument("--center", type=float, default=0.0, help="quadratic: centre (default 0)")
+    s.add_argument("--width", default="1.0", help="quadratic: width > 0, or comma-separated per mode")
+    s.add_argument("--t", type=float, default=1.0, help="quartic: V = t x²/2 + g x⁴/4, t (default 1)")
+    s.add_argument("--g-quartic", type=float, default=1.0, help="quartic: g > 0 (default 1)")
+    s.add_argument("--laguerre-a", type=float, default=1.0, help="Laguerre: V = x/scale − a log x, a > 0")
+    s.add_argument("--laguerre-scale", type=float, default=1.0, help="Laguerre: scale > 0")
+    s.add_argument("--lr", type=float, default=None, help="SGD form: learning rate α > 0")
+    s.add_argument("--batch-size", type=float, default=None, help="SGD form: batch size |B| > 0")
+    s.add_argument("--noise-g", default="1.0", help="SGD form: noise g_i > 0, or comma-separated per mode")
+    s.add_argument("--t-end", type=float, default=10.0, help="final time >= 0 (default 10)")
+    s.add_argument("--dt", type=float, default=1e-3, help="largest time step > 0 (default 1e-3)")
+    s.add_argument("--replicas", type=int, default=100, help="independent runs >= 1 (default 100)")
+    s.add_argument("--record-every", type=int, default=10, help="record every k steps (default 10)")
+    s.add_argument("--scheme", default="auto", help="auto | adaptive-heun | adaptive-euler | euler-maruyama")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--out", default="simulate-out", help="output directory (default: simulate-out)")
+    s.add_argument("--resume", action="store_true", help="continue the run stored in OUT/trajectory.h5")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_simulate)
+
+    b = sub.add_parser("bench", help="benchmarks side by side with plain NumPy (prints a table, writes JSON)")
+    b.add_argument("what", choices=("dynamics", "stationary"),
+                   help="dynamics: forces, SDE steps, ensembles; stationary: exact and Monte Carlo samplers")
+    b.add_argument("--out", default="bench-out", help="output directory for bench.json (default: bench-out)")
+    b.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``coulombgas`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except (_UsageError, ValueError, TypeError) as exc:
+        print(f"coulombgas {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except FloatingPointError as exc:
+        print(f"coulombgas {args.command}: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"coulombgas {args.command}: interrupted; files written so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The command line and the README: what a new user runs first."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from coulombgas.cli import main
+
+README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
+
+
+def test_readme_tour_runs():
+    code = re.search(r"```python\n(.*?)```", open(README).read(), re.S).group(1)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["traj"].x.shape == (500, 21, 2)
+
+
+def test_readme_commands_use_the_real_entry_points():
+    text = open(README).read()
+    commands = re.findall(r"```bash\n(python3 -m venv .*?)\n```", text)
+    assert len(commands) == 2
+    assert commands[0].endswith("coulombgas theory --out theory-out")
+    assert commands[1].endswith('pip install -e ".[test]" && pytest')
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("theory", "simulate", "bench"):
+        assert name in out
+
+
+def test_theory_command_writes_figure_and_summary(tmp_path):
+    assert main(["theory", "--out", str(tmp_path)]) == 0
+    assert os.path.getsize(tmp_path / "theory.png") > 10_000
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["surmise_second_moment"]["1"] == pytest.approx(4 / 3.141592653589793, abs=1e-10)
+    assert summary["exact_spacing_variance"]["2"] == pytest.approx(0.1799938777, abs=1e-9)
+
+
+def test_simulate_command_two_modes(tmp_path):
+    out = tmp_path / "run"
+    code = main(["simulate", "--n", "2", "--width", "0.6,1.7", "--t-end", "12", "--dt", "2e-3",
+                 "--replicas", "300", "--record-every", "500", "--seed", "3", "--out", str(out), "--quiet"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["density_check"]["law"].startswith("two-mode")
+    # Records 1 time unit apart are nearly independent: the KS p-value is a fair check here.
+    assert summary["density_check"]["ks_pvalue"] > 1e-3
+    for name in summary["figures"] + [summary["trajectory"]]:
+        assert os.path.getsize(out / name) > 0
+    # Rerunning into the same directory refuses to overwrite the trajectory.
+    assert main(["simulate", "--n", "2", "--t-end", "1", "--out", str(out), "--quiet"]) == 2
+
+
+@pytest.mark.parametrize(
+    "argv, word",
+    [
+        (["simulate", "--n", "1"], "n"),
+        (["simulate", "--dt", "-1"], "dt"),
+        (["simulate", "--beta", "0"], "beta"),
+        (["simulate", "--width", "0,1", "--n", "2"], "width"),
+        (["simulate", "--lr", "0.1"], "batch-size"),
+        (["simulate", "--scheme", "rk4"], "scheme"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, word, tmp_path, capsys):
+    assert main(argv + ["--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and word in err
+
+
+def test_console_script_is_installed():
+    # The installed `coulombgas` entry point, as a user would call it.
+    exe = os.path.join(os.path.dirname(sys.executable), "coulombgas")
+    res = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "coulombgas" in res.stdout
