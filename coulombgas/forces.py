@@ -19,21 +19,28 @@ The private kernels ``_direct_force``, ``_direct_force_parallel`` and
 ``_fast_force`` are plain compiled functions ``(x, w, out, ...)`` so that other
 kernels (the SDE integrators) can call them from compiled code. Kernels never
 raise: coincident points give non-finite forces, which the caller must check.
-A cached kernel that calls the parallel ones (``_direct_force_parallel``,
-``_fast_force``) must itself be compiled with ``parallel=True``: a cached
-non-parallel caller segfaults when loaded from the cache, because Numba then
-never starts its thread pool (numba/numba#8578; reproduced here).
+Importing this module starts Numba's thread pool: a cached non-parallel kernel
+that calls the parallel ones (``_direct_force_parallel``, ``_fast_force``)
+otherwise segfaults when loaded from the cache (numba/numba#8578).
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import prange
 
 from . import _validate
 from ._jit import SAFE_FASTMATH, njit
+
+# Start Numba's thread pool at import (this compiles nothing). A cached kernel
+# that is not itself parallel but calls a parallel one (as the integrators call
+# _direct_force_parallel and _fast_force) is loaded from the cache without
+# starting the pool and then segfaults: numba/numba#8578, reproduced here with
+# numba 0.68. get_num_threads() starts it.
+numba.get_num_threads()
 
 __all__ = ["coulomb_force", "coulomb_energy", "METHODS", "FAST_CROSSOVER"]
 
@@ -526,9 +533,7 @@ def _fast_force(x, w, out, order, leaf_size):
     caller; coincident points give non-finite forces.
     """
     # Sorting here would cost seconds of compile time (np.argsort) for every
-    # caller; the public wrapper sorts with NumPy instead. The check is a
-    # prange reduction, which also keeps this function a genuinely parallel
-    # one (see the note on caching in the module docstring).
+    # caller; the public wrapper sorts with NumPy instead.
     descents = 0
     for i in prange(x.shape[0] - 1):
         descents += x[i + 1] < x[i]

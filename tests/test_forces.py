@@ -1,5 +1,9 @@
 """Coulomb forces: compiled kernels and the fast multipole method against a slow NumPy reference."""
 
+import subprocess
+import sys
+import textwrap
+
 import numba
 import numpy as np
 import pytest
@@ -241,3 +245,25 @@ def test_energy_bad_input():
         coulomb_energy([1.0])
     with pytest.raises(ValueError, match="`weights`"):
         coulomb_energy([0.0, 1.0], weights=[1.0, -2.0])
+
+
+def test_cached_serial_caller_of_parallel_kernel_does_not_crash(tmp_path):
+    # numba/numba#8578: a cached non-parallel kernel calling a parallel one
+    # segfaulted when loaded from the cache; importing forces starts the pool.
+    (tmp_path / "caller.py").write_text(textwrap.dedent("""
+        import numpy as np
+        from coulombgas._jit import njit
+        from coulombgas.forces import _direct_force_parallel
+
+        @njit
+        def outer(x, w, out):
+            _direct_force_parallel(x, w, out)
+
+        x = np.linspace(0.0, 1.0, 300)
+        out = np.empty(300)
+        outer(x, np.ones(300), out)
+        print(out[0])
+    """))
+    for _ in range(3):  # compile and cache, then load from the cache
+        run = subprocess.run([sys.executable, "caller.py"], cwd=tmp_path, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr

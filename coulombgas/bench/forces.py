@@ -157,7 +157,8 @@ def bench_forces(sizes=(1000, 4000), repeats=7, fast_sizes=(10**5, 10**6),
         ``machine`` (CPU, AVX-512, threads, versions), ``first_call_s`` (per
         kernel: compile or cache-load time), ``rows`` (one dict per method and
         N: ``config, n, method, median_s, pairs_per_s, vs_numpy, max_error,
-        rel_error``), ``crossover`` (timings and the smallest N where the fast
+        rel_error``; for the fast method ``pairs_per_s`` is the equivalent
+        rate n(n-1)/time), ``crossover`` (timings and the smallest N where the fast
         method won) and ``fast_order``. Errors use the measure of
         :func:`coulombgas.forces.coulomb_force`, max_i |F_i - F_i^direct| /
         max_j |F_j|, and ``rel_error`` is the per-point relative error where
