@@ -169,6 +169,52 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ sample
+
+def _cmd_sample(args) -> int:
+    from . import plots
+    from .io import write_json
+    from .stationary import sample
+
+    gas = _gas_from_args(args)
+    out = _out_dir(args.out)
+    start = time.perf_counter()
+    samples = sample(gas, args.samples, method=args.method, chains=args.chains, warmup=args.warmup,
+                     seed=args.seed, progress=not args.quiet)
+    elapsed = time.perf_counter() - start
+    samples.save(os.path.join(out, "samples.npz"))
+    figures = []
+    matched = matching_law(gas)
+    summary = {"gas": gas.to_dict(), "method": samples.method, "samples": samples.n_samples,
+               "seed": args.seed, "seconds": elapsed, "diagnostics": samples.diagnostics,
+               "samples_file": "samples.npz"}
+    if matched is not None:
+        from . import spectra
+
+        law, shift, label = matched
+        centred = samples.independent() - shift if samples.chains > 1 or samples.method != "tridiagonal" \
+            else samples.x - shift
+        if gas.n == 2:
+            sign = np.random.default_rng(args.seed).choice([-1.0, 1.0], size=centred.shape[:-1] + (1,))
+            centred = sign * centred
+        fit = spectra.goodness_of_fit(centred.ravel(), law, "ks")
+        summary["density_check"] = {"law": label, "ks_statistic": fit.statistic, "ks_pvalue": fit.pvalue,
+                                    "note": "eigenvalues of one sample are correlated: treat the p-value "
+                                            "as indicative"}
+        figures.append(plots.density_figure(os.path.join(out, "density.png"), centred, law, label=label,
+                                            title=f"{samples.method}: one-point density (x − centre)"))
+    else:
+        figures.append(plots.density_figure(os.path.join(out, "density.png"), samples.x, None,
+                                            title=f"{samples.method}: one-point density"))
+    figures.append(plots.trace_figure(os.path.join(out, "trace.png"), samples.log_density,
+                                      title=f"{samples.method}: log P_s per chain"))
+    summary["figures"] = [os.path.basename(f) for f in figures]
+    write_json(os.path.join(out, "summary.json"), summary)
+    print(f"drew {samples.n_samples} samples of n={gas.n} with {samples.method} in {elapsed:.2f} s; "
+          f"wrote {out}/summary.json")
+    return 0
+
+
 # ------------------------------------------------------------------ bench
 
 def _cmd_bench(args) -> int:
@@ -179,11 +225,28 @@ def _cmd_bench(args) -> int:
 
 # ------------------------------------------------------------------ parser
 
+def _add_gas_arguments(p):
+    """Flags that describe a CoulombGas (shared by simulate and sample)."""
+    p.add_argument("--n", type=int, default=10, help="number of eigenvalues (>= 2, default 10)")
+    p.add_argument("--beta", type=float, default=1.0, help="Dyson index β > 0 (default 1)")
+    p.add_argument("--potential", choices=("quadratic", "quartic", "laguerre"), default="quadratic",
+                   help="confining potential (default quadratic)")
+    p.add_argument("--center", type=float, default=0.0, help="quadratic: centre (default 0)")
+    p.add_argument("--width", default="1.0", help="quadratic: width > 0, or comma-separated per mode")
+    p.add_argument("--t", type=float, default=1.0, help="quartic: V = t x²/2 + g x⁴/4, t (default 1)")
+    p.add_argument("--g-quartic", type=float, default=1.0, help="quartic: g > 0 (default 1)")
+    p.add_argument("--laguerre-a", type=float, default=1.0, help="Laguerre: V = x/scale − a log x, a > 0")
+    p.add_argument("--laguerre-scale", type=float, default=1.0, help="Laguerre: scale > 0")
+    p.add_argument("--lr", type=float, default=None, help="SGD form: learning rate α > 0")
+    p.add_argument("--batch-size", type=float, default=None, help="SGD form: batch size |B| > 0")
+    p.add_argument("--noise-g", default="1.0", help="SGD form: noise g_i > 0, or comma-separated per mode")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="coulombgas",
         description="Eigenvalues of weight matrices during SGD as a Coulomb gas: "
-                    "closed-form theory, Dyson Brownian motion, benchmarks.",
+                    "closed-form theory, Dyson Brownian motion, stationary samplers, benchmarks.",
     )
     p.add_argument("--version", action="version", version=f"coulombgas {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -197,19 +260,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="integrate the eigenvalue SDE (Dyson Brownian motion)",
                        description="Integrate dx_i = [a K_i + c Σ w_j/(x_i − x_j)] dt + s_i dW_i for "
                                    "independent replicas; writes the trajectory, summary.json and figures.")
-    s.add_argument("--n", type=int, default=10, help="number of eigenvalues (>= 2, default 10)")
-    s.add_argument("--beta", type=float, default=1.0, help="Dyson index β > 0 (default 1)")
-    s.add_argument("--potential", choices=("quadratic", "quartic", "laguerre"), default="quadratic",
-                   help="confining potential (default quadratic)")
-    s.add_argument("--center", type=float, default=0.0, help="quadratic: centre (default 0)")
-    s.add_argument("--width", default="1.0", help="quadratic: width > 0, or comma-separated per mode")
-    s.add_argument("--t", type=float, default=1.0, help="quartic: V = t x²/2 + g x⁴/4, t (default 1)")
-    s.add_argument("--g-quartic", type=float, default=1.0, help="quartic: g > 0 (default 1)")
-    s.add_argument("--laguerre-a", type=float, default=1.0, help="Laguerre: V = x/scale − a log x, a > 0")
-    s.add_argument("--laguerre-scale", type=float, default=1.0, help="Laguerre: scale > 0")
-    s.add_argument("--lr", type=float, default=None, help="SGD form: learning rate α > 0")
-    s.add_argument("--batch-size", type=float, default=None, help="SGD form: batch size |B| > 0")
-    s.add_argument("--noise-g", default="1.0", help="SGD form: noise g_i > 0, or comma-separated per mode")
+    _add_gas_arguments(s)
     s.add_argument("--t-end", type=float, default=10.0, help="final time >= 0 (default 10)")
     s.add_argument("--dt", type=float, default=1e-3, help="largest time step > 0 (default 1e-3)")
     s.add_argument("--replicas", type=int, default=100, help="independent runs >= 1 (default 100)")
@@ -220,6 +271,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue the run stored in OUT/trajectory.h5")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_simulate)
+
+    m = sub.add_parser("sample", help="sample the stationary Coulomb gas (exact tridiagonal, MH or HMC)",
+                       description="Draw from P_s ∝ Π|x_i − x_j|^β exp(−Σ a V_i/D_i); writes samples.npz, "
+                                   "summary.json (acceptance, autocorrelation, ESS, R-hat) and figures.")
+    _add_gas_arguments(m)
+    m.add_argument("--samples", type=int, default=4000, help="number of samples >= 1 (default 4000)")
+    m.add_argument("--method", default="auto", help="auto | tridiagonal | mh | hmc (default auto)")
+    m.add_argument("--chains", type=int, default=4, help="Markov chains in parallel (default 4)")
+    m.add_argument("--warmup", type=int, default=None, help="warm-up iterations per chain (default 1000)")
+    m.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    m.add_argument("--out", default="sample-out", help="output directory (default: sample-out)")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
+    m.set_defaults(func=_cmd_sample)
 
     b = sub.add_parser("bench", help="benchmarks side by side with plain NumPy (prints a table, writes JSON)")
     b.add_argument("what", choices=("dynamics", "stationary"),

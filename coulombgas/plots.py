@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 
 from . import spectra, theory  # noqa: E402
 
-__all__ = ["theory_figure", "paths_figure", "density_figure"]
+__all__ = ["theory_figure", "paths_figure", "density_figure", "trace_figure"]
 
 
 def _save(fig, path) -> str:
@@ -92,4 +92,16 @@ def density_figure(path, samples, law=None, *, label: str = "theory", title: str
         ax.plot(grid, law.pdf(grid), "C3", label=label)
     ax.set(xlabel="x", ylabel="density", title=title)
     ax.legend()
+    return _save(fig, path)
+
+
+def trace_figure(path, values, *, title: str = "trace") -> str:
+    """Trace plot of a Markov-chain statistic; ``values`` has shape (chains, draws)."""
+    values = np.atleast_2d(values)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for c, row in enumerate(values):
+        ax.plot(row, lw=0.5, color=f"C{c % 10}", label=f"chain {c}" if values.shape[0] <= 8 else None)
+    ax.set(xlabel="draw", ylabel="value", title=title)
+    if values.shape[0] <= 8:
+        ax.legend(fontsize=8)
     return _save(fig, path)

@@ -33,7 +33,7 @@ def test_help_lists_subcommands(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for name in ("theory", "simulate", "bench"):
+    for name in ("theory", "simulate", "sample", "bench"):
         assert name in out
 
 
@@ -60,6 +60,24 @@ def test_simulate_command_two_modes(tmp_path):
     assert main(["simulate", "--n", "2", "--t-end", "1", "--out", str(out), "--quiet"]) == 2
 
 
+def test_sample_command_exact_and_hmc(tmp_path):
+    out = tmp_path / "exact"
+    assert main(["sample", "--n", "50", "--beta", "2", "--samples", "400", "--seed", "1", "--out", str(out),
+                 "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "tridiagonal" and summary["samples"] == 400
+    assert summary["density_check"]["law"].startswith("semicircle")
+    for name in summary["figures"] + [summary["samples_file"]]:
+        assert os.path.getsize(out / name) > 0
+    out = tmp_path / "hmc"
+    assert main(["sample", "--n", "3", "--potential", "quartic", "--samples", "400", "--warmup", "200",
+                 "--seed", "1", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "hmc"
+    assert max(summary["diagnostics"]["rhat"]) < 1.1
+    assert os.path.getsize(out / "trace.png") > 0
+
+
 @pytest.mark.parametrize(
     "argv, word",
     [
@@ -69,6 +87,8 @@ def test_simulate_command_two_modes(tmp_path):
         (["simulate", "--width", "0,1", "--n", "2"], "width"),
         (["simulate", "--lr", "0.1"], "batch-size"),
         (["simulate", "--scheme", "rk4"], "scheme"),
+        (["sample", "--samples", "0"], "n_samples"),
+        (["sample", "--potential", "quartic", "--method", "tridiagonal"], "tridiagonal"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, word, tmp_path, capsys):
