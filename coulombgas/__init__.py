@@ -16,7 +16,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("theory", "spectra", "potentials", "forces", "dynamics", "gas", "stationary", "tridiagonal",
+_SUBMODULES = ("theory", "spectra", "potentials", "forces", "dynamics", "gas", "stationary", "tridiagonal", "training",
                "mcmc", "fokker_planck", "plots", "io")
 _NAMES = {
     "CoulombGas": "gas",

@@ -13,13 +13,15 @@ import numbers
 
 import numpy as np
 
-__all__ = ["seed_sequence", "generator", "streams", "seed_record"]
+__all__ = ["seed_sequence", "generator", "streams", "seed_record", "from_record"]
 
 
 def seed_sequence(seed) -> np.random.SeedSequence:
     """Turn any accepted ``seed`` into a :class:`numpy.random.SeedSequence`."""
     if isinstance(seed, np.random.SeedSequence):
-        return seed
+        # A fresh copy: spawning from the caller's object would advance its
+        # child counter, and the same SeedSequence would give new streams.
+        return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
     if isinstance(seed, np.random.Generator):
         # A Generator's own SeedSequence is reachable through its bit generator;
         # spawn from it so the caller's generator state is left untouched.
@@ -53,7 +55,17 @@ def streams(seed, count: int) -> list[np.random.Generator]:
 
 
 def seed_record(seed) -> dict:
-    """A JSON-friendly record of the seed (entropy and spawn key) that made a result."""
+    """A JSON-friendly record of the seed (entropy and spawn key) that made a result.
+
+    Pass the :class:`~numpy.random.SeedSequence` the result was drawn from
+    (:func:`seed_sequence` of the user's seed) so that :func:`from_record`
+    gives it back exactly.
+    """
     ss = seed_sequence(seed) if not isinstance(seed, np.random.Generator) else seed.bit_generator.seed_seq
     return {"entropy": int(ss.entropy) if ss.entropy is not None else None,
             "spawn_key": [int(k) for k in ss.spawn_key]}
+
+
+def from_record(record: dict) -> np.random.SeedSequence:
+    """The :class:`~numpy.random.SeedSequence` that :func:`seed_record` described."""
+    return np.random.SeedSequence(record["entropy"], spawn_key=tuple(record["spawn_key"]))

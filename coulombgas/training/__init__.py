@@ -1,0 +1,16 @@
+"""Real SGD training of the papers' models, and the spectra it leaves behind.
+
+Every model function trains an ensemble of independent models (one random
+stream each, Numba ``prange`` over models) and returns a
+:class:`~coulombgas.training.harvest.Harvest` of the spectra of its weight
+matrix, recorded every ``record_every`` updates:
+
+* :func:`teacher_student` — paper 1's 2×2 teacher–student with injected noise;
+
+Reference: G. Aarts, B. Lucini, C. Park, arXiv:2407.16427; SCIENCE.md §6.
+"""
+
+from .harvest import Harvest, spectra_of
+from .teacher_student import teacher_student
+
+__all__ = ["Harvest", "spectra_of", "teacher_student"]

@@ -1,0 +1,156 @@
+"""`Harvest`: the spectra of weight matrices recorded during training.
+
+A harvest is what every training run returns, whether it ran one of the
+papers' models (:mod:`coulombgas.training`) or the user's own PyTorch loop
+(:class:`coulombgas.training.TorchRecorder`). Axes:
+
+``eigenvalues``      (models, records, n)   eigenvalues of X = WᵀW (or WWᵀ), ascending
+``singular_values``  (models, records, n)   singular values of W, ascending (√ of the above)
+``loss``             (models, records)      training loss at each record (see the model)
+``steps``            (records,)             SGD updates done at each record
+``weights``          (models, records, m, k) the weight matrix itself (optional)
+
+Only models that stayed finite are in these arrays: a run whose batch loss
+exceeded the divergence threshold (100, as in the papers) or became
+non-finite is stopped and listed in ``diverged_ids`` with the update at which
+it blew up, so ensemble statistics are never poisoned by inf/NaN.
+``model_ids`` maps each kept row back to its model (its random stream).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ..io import _json_default
+
+__all__ = ["Harvest", "spectra_of"]
+
+
+def spectra_of(W, gram: str = "WtW") -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues of the Gram matrix and singular values of ``W`` (last two axes).
+
+    ``gram="WtW"`` gives the k eigenvalues of X = WᵀW for W of shape (m, k);
+    ``"WWt"`` the m eigenvalues of WWᵀ. Where the Gram matrix is larger than
+    min(m, k), its extra eigenvalues are exact zeros. Both outputs ascend.
+    Eigenvalues are computed as squared singular values (LAPACK gesdd), which
+    is accurate to relative precision also for the small ones.
+    """
+    if gram not in ("WtW", "WWt"):
+        raise ValueError(f"`gram` must be 'WtW' or 'WWt', got {gram!r}")
+    W = np.asarray(W, dtype=float)
+    if W.ndim < 2:
+        raise ValueError(f"`W` must have at least 2 dimensions (…, m, k), got shape {W.shape}")
+    m, k = W.shape[-2:]
+    sv = np.linalg.svd(W, compute_uv=False)[..., ::-1]
+    size = k if gram == "WtW" else m
+    ev = sv**2
+    if size > sv.shape[-1]:
+        pad = np.zeros(sv.shape[:-1] + (size - sv.shape[-1],))
+        ev = np.concatenate([pad, ev], axis=-1)
+        sv = np.concatenate([pad, sv], axis=-1)
+    return ev, sv
+
+
+@dataclasses.dataclass(eq=False)
+class Harvest:
+    """Spectra recorded during training (axes in the module docstring)."""
+
+    model: str
+    eigenvalues: np.ndarray
+    singular_values: np.ndarray
+    loss: np.ndarray
+    steps: np.ndarray
+    params: dict[str, Any]
+    seed: dict[str, Any]
+    model_ids: np.ndarray
+    diverged_ids: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    diverged_step: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    weights: np.ndarray | None = None
+    gram: str = "WtW"
+
+    @property
+    def models(self) -> int:
+        """Number of (finite) models in the arrays."""
+        return int(self.eigenvalues.shape[0])
+
+    @property
+    def n(self) -> int:
+        return int(self.eigenvalues.shape[-1])
+
+    @property
+    def records(self) -> int:
+        return int(self.eigenvalues.shape[1])
+
+    @property
+    def lr(self) -> float | None:
+        return self.params.get("lr")
+
+    @property
+    def batch_size(self) -> int | None:
+        return self.params.get("batch_size")
+
+    def final(self, field: str = "eigenvalues") -> np.ndarray:
+        """The last record of ``field`` for every model, shape (models, n)."""
+        return getattr(self, field)[:, -1]
+
+    def late(self, fraction: float = 0.5, field: str = "eigenvalues") -> np.ndarray:
+        """Records in the last ``fraction`` of the run, shape (models, late records, n)."""
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"`fraction` must be in (0, 1], got {fraction}")
+        start = min(self.records - 1, int(np.floor(self.records * (1.0 - fraction))))
+        return getattr(self, field)[:, start:]
+
+    # -- storage -----------------------------------------------------------------------------
+    def _meta(self) -> dict:
+        return {"model": self.model, "params": self.params, "seed": self.seed, "gram": self.gram}
+
+    def save(self, path) -> None:
+        """Write to ``path``: ``.h5``/``.hdf5`` as HDF5 (needs h5py), anything else as ``.npz``."""
+        arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
+        meta = json.dumps(self._meta(), default=_json_default)
+        path = os.fspath(path)
+        if path.endswith((".h5", ".hdf5")):
+            from ..io import _h5py
+
+            with _h5py().File(path, "w") as fh:
+                for name, value in arrays.items():
+                    fh.create_dataset(name, data=value)
+                fh.attrs["meta"] = meta
+            return
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, meta=np.array(meta), **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path) -> "Harvest":
+        """Read a harvest written by :meth:`save` or streamed by a training run."""
+        path = os.fspath(path)
+        if path.endswith((".h5", ".hdf5")):
+            from ..io import _h5py
+
+            with _h5py().File(path, "r") as fh:
+                if "state" in fh:  # a streamed run: keep the records it finished
+                    from ._loop import harvest_from_store
+
+                    return harvest_from_store(fh)
+                meta = json.loads(fh.attrs["meta"])
+                arrays = {name: fh[name][()] for name in _ARRAYS if name in fh}
+        else:
+            with np.load(path, allow_pickle=False) as fh:
+                meta = json.loads(str(fh["meta"]))
+                arrays = {name: fh[name] for name in _ARRAYS if name in fh.files}
+        return cls(model=meta["model"], params=meta["params"], seed=meta["seed"], gram=meta["gram"], **arrays)
+
+    def __repr__(self) -> str:
+        return (f"Harvest(model={self.model!r}, models={self.models}, records={self.records}, n={self.n}, "
+                f"diverged={len(self.diverged_ids)}, lr={self.lr}, batch_size={self.batch_size})")
+
+
+_ARRAYS = ("eigenvalues", "singular_values", "loss", "steps", "model_ids", "diverged_ids", "diverged_step",
+           "weights")
+
