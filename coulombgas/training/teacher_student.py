@@ -28,7 +28,7 @@ from numba import prange
 
 from .. import _validate as v
 from .._jit import njit
-from ._loop import check_common, run_ensemble
+from ._loop import check_common, replay_init, run_ensemble
 
 __all__ = ["teacher_student", "per_sample_gradients", "GRAM"]
 
@@ -145,14 +145,21 @@ def _advance(x, a, W, step, diverged, n_steps, lr, bs, teacher, limit):
     return loss_out
 
 
-def per_sample_gradients(W, x, a, teacher: float = 2.0):
-    """Per-sample gradients of the loss, including the injected noise: (…, samples, 2, 2).
+def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
+    """Per-sample loss gradients at recorded weights, with the injected noise.
 
-    For sample n: G_n = (W − W_t) x_n x_nᵀ − a_n, so that the SGD update is
-    W ← W − α mean_B G_n. ``W`` (…, 2, 2), ``x`` (…, samples, 2), ``a`` (…, samples, 3).
+    Returns ``(W, G)``: W (models, 2, 2) the weights at ``record`` and G
+    (models, S, 2, 2) the per-sample gradients G_n = (W − W_t) x_n x_nᵀ − a_n
+    over the first S = ``samples`` samples (default: the whole dataset) of each
+    model's own training set, so that one SGD update is W ← W − α mean_{n∈B} G_n.
+    The datasets are regenerated from the harvest's seed.
     """
-    W = np.asarray(W, dtype=float)
-    R = W - teacher * np.eye(2)
+    if harvest.weights is None:
+        raise ValueError("the harvest has no weights (train with record_weights=True)")
+    data, _ = replay_init(init, harvest)
+    W = harvest.weights[:, record]
+    x, a = data["x"][:, :samples], data["a"][:, :samples]
+    R = W - harvest.params["teacher"] * np.eye(2)
     A = np.empty(a.shape[:-1] + (2, 2))
     A[..., 0, 0], A[..., 1, 1], A[..., 0, 1], A[..., 1, 0] = a[..., 0], a[..., 1], a[..., 2], a[..., 2]
-    return np.einsum("...ij,...nj,...nk->...nik", R, x, x) - A
+    return W, np.einsum("mij,mnj,mnk->mnik", R, x, x) - A
