@@ -215,6 +215,105 @@ def _cmd_sample(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ train
+
+def _parse_set(items) -> dict:
+    """``--set KEY=VALUE`` pairs; VALUE is read as a Python literal when it is one (3, 0.5, [1, 2])."""
+    import ast
+
+    out = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise _UsageError(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[key.strip()] = text
+    return out
+
+
+def _model_kwargs(func, args) -> dict:
+    import inspect
+
+    allowed = inspect.signature(func).parameters
+    kwargs = {k: getattr(args, k) for k in ("lr", "batch_size", "models", "steps", "record_every")
+              if getattr(args, k) is not None}
+    extra = _parse_set(args.set)
+    for key in extra:
+        if key not in allowed or key in ("out", "resume", "progress", "seed"):
+            options = sorted(k for k in allowed if k not in ("out", "resume", "progress", "seed"))
+            raise _UsageError(f"--set {key}: not a parameter of this model; choose from {', '.join(options)}")
+    kwargs.update(extra)
+    return kwargs
+
+
+def train_report(harvest, out: str, *, seconds: float | None = None) -> dict:
+    """Figures and summary numbers of a harvest, written into ``out`` (shared with ``compare``)."""
+    from . import plots, spectra, theory
+    from .io import write_json
+
+    summary = {"model": harvest.model, "params": harvest.params, "seed": harvest.seed,
+               "models_finite": harvest.models, "models_diverged": int(len(harvest.diverged_ids)),
+               "diverged_ids": harvest.diverged_ids, "records": harvest.records, "n": harvest.n,
+               "gram": harvest.gram, "seconds": seconds}
+    figures = []
+    if harvest.models == 0:
+        summary["note"] = "every model diverged (batch loss above the divergence threshold)"
+    else:
+        late = harvest.late(0.5)
+        summary["late_mean"] = late.mean(axis=(0, 1))
+        summary["late_std"] = late.std(axis=(0, 1))
+        summary["final_loss_median"] = float(np.median(harvest.loss[:, -1]))
+        figures.append(plots.ensemble_paths_figure(os.path.join(out, "paths.png"), harvest.steps,
+                                                   harvest.eigenvalues, title=f"{harvest.model}: eigenvalues of X"))
+        figures.append(plots.loss_figure(os.path.join(out, "loss.png"), harvest.steps, harvest.loss,
+                                         title=f"{harvest.model}: loss"))
+        pairs = harvest.degenerate_pairs()
+        summary["degenerate_pairs"] = pairs
+        if pairs and harvest.models >= 2:
+            final = harvest.final()
+            s = spectra.normalized_spacings(final, groups=[list(p) for p in pairs], separate=True)
+            s = np.concatenate([np.ravel(v) for v in s]) if isinstance(s, (list, tuple)) else np.ravel(s)
+            fit = spectra.goodness_of_fit(s, theory.wigner_surmise(1), "ks")
+            summary["surmise_check"] = {"spacings": int(s.size), "ks_statistic": fit.statistic,
+                                        "ks_pvalue": fit.pvalue,
+                                        "note": "final spacing within each degenerate pair over models, "
+                                                "normalised by the pair's mean"}
+            figures.append(plots.spacing_figure(os.path.join(out, "spacings.png"), s,
+                                                title=f"{harvest.model}: final spacings in degenerate pairs"))
+        figures.append(plots.density_figure(os.path.join(out, "spectrum.png"), harvest.final(), None,
+                                            title=f"{harvest.model}: final eigenvalues of X (all models)"))
+    summary["figures"] = [os.path.basename(f) for f in figures]
+    write_json(os.path.join(out, "summary.json"), summary)
+    return summary
+
+
+def _cmd_train(args) -> int:
+    from .training import get_model
+
+    func = get_model(args.model)
+    kwargs = _model_kwargs(func, args)
+    out = _out_dir(args.out)
+    try:
+        import h5py  # noqa: F401
+        path = os.path.join(out, "harvest.h5")
+    except ImportError:
+        path = None
+    if path and os.path.exists(path) and not args.resume:
+        raise _UsageError(f"{path} exists: pass --resume to continue that run, or choose another --out")
+    start = time.perf_counter()
+    harvest = func(seed=args.seed, out=path, resume=args.resume, progress=not args.quiet, **kwargs)
+    elapsed = time.perf_counter() - start
+    if path is None:
+        harvest.save(os.path.join(out, "harvest.npz"))
+    summary = train_report(harvest, out, seconds=elapsed)
+    print(f"trained {harvest.models + len(harvest.diverged_ids)} {args.model} model(s) "
+          f"({len(harvest.diverged_ids)} diverged) in {elapsed:.2f} s; wrote {out}/summary.json"
+          + (f"; surmise KS p = {summary['surmise_check']['ks_pvalue']:.3g}" if "surmise_check" in summary else ""))
+    return 0
+
+
 # ------------------------------------------------------------------ bench
 
 def _cmd_bench(args) -> int:
@@ -240,6 +339,12 @@ def _add_gas_arguments(p):
     p.add_argument("--lr", type=float, default=None, help="SGD form: learning rate α > 0")
     p.add_argument("--batch-size", type=float, default=None, help="SGD form: batch size |B| > 0")
     p.add_argument("--noise-g", default="1.0", help="SGD form: noise g_i > 0, or comma-separated per mode")
+
+
+def _model_names():
+    from .training import MODELS
+
+    return list(MODELS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -285,9 +390,28 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(func=_cmd_sample)
 
+    t = sub.add_parser("train", help="train one of the papers' models with real SGD and harvest spectra",
+                       description="Train an ensemble of independent models (teacher-student, ...) with "
+                                   "mini-batch SGD; writes harvest.h5 (streamed: an interrupted run keeps its "
+                                   "records and --resume continues it exactly), summary.json and figures.")
+    t.add_argument("model", help="model name: " + ", ".join(_model_names()))
+    t.add_argument("--lr", type=float, default=None, help="learning rate α > 0 (default: the paper's)")
+    t.add_argument("--batch-size", type=int, default=None, help="batch size |B| >= 1 (default: the paper's)")
+    t.add_argument("--models", type=int, default=None, help="independent models >= 1 (default: the paper's)")
+    t.add_argument("--steps", type=int, default=None, help="SGD updates per model >= 1")
+    t.add_argument("--record-every", type=int, default=None, help="updates between recorded spectra")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any other parameter of the model, e.g. --set eps=0.05 (repeatable)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--out", default="train-out", help="output directory (default: train-out)")
+    t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
+
     b = sub.add_parser("bench", help="benchmarks side by side with plain NumPy (prints a table, writes JSON)")
-    b.add_argument("what", choices=("dynamics", "stationary"),
-                   help="dynamics: forces, SDE steps, ensembles; stationary: exact and Monte Carlo samplers")
+    b.add_argument("what", choices=("dynamics", "stationary", "training"),
+                   help="dynamics: forces, SDE steps, ensembles; stationary: exact and Monte Carlo samplers; "
+                        "training: the papers' models vs NumPy loops")
     b.add_argument("--out", default="bench-out", help="output directory for bench.json (default: bench-out)")
     b.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 
 from . import spectra, theory  # noqa: E402
 
-__all__ = ["theory_figure", "paths_figure", "density_figure", "trace_figure"]
+__all__ = ["theory_figure", "paths_figure", "density_figure", "trace_figure", "ensemble_paths_figure",
+           "loss_figure", "spacing_figure"]
 
 
 def _save(fig, path) -> str:
@@ -104,4 +105,41 @@ def trace_figure(path, values, *, title: str = "trace") -> str:
     ax.set(xlabel="draw", ylabel="value", title=title)
     if values.shape[0] <= 8:
         ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def ensemble_paths_figure(path, steps, x, *, title: str = "eigenvalue paths", xlabel: str = "SGD update") -> str:
+    """Ensemble mean (line) and 16–84 % band (shade) of every mode; x is (models, records, n)."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    lo, mid, hi = np.percentile(x, [16, 50, 84], axis=0)
+    for i in range(x.shape[-1]):
+        ax.plot(steps, x.mean(axis=0)[:, i], color=f"C{i % 10}", lw=1)
+        ax.fill_between(steps, lo[:, i], hi[:, i], color=f"C{i % 10}", alpha=0.25, lw=0)
+    ax.set(xlabel=xlabel, ylabel="eigenvalues", title=f"{title} ({x.shape[0]} models: mean, 16–84 %)")
+    return _save(fig, path)
+
+
+def loss_figure(path, steps, loss, *, title: str = "training loss") -> str:
+    """Median and 16–84 % band of the loss over models, log scale; loss is (models, records)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lo, mid, hi = np.percentile(loss, [16, 50, 84], axis=0)
+    ax.plot(steps, mid, "C0", label="median")
+    ax.fill_between(steps, lo, hi, color="C0", alpha=0.25, lw=0, label="16–84 %")
+    if np.all(loss > 0):
+        ax.set_yscale("log")
+    ax.set(xlabel="SGD update", ylabel="loss", title=title)
+    ax.legend()
+    return _save(fig, path)
+
+
+def spacing_figure(path, s, *, beta: float = 1, title: str = "normalised spacings") -> str:
+    """Histogram of normalised spacings against the Wigner surmise and the Poisson law."""
+    h = spectra.histogram(np.ravel(s))
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.errorbar(h.centers, h.density, yerr=h.error, fmt=".", ms=3, color="C0", label=f"data ({np.size(s)})")
+    grid = np.linspace(0, max(3.5, h.edges[-1]), 600)
+    ax.plot(grid, theory.wigner_surmise(beta).pdf(grid), "C3", label=f"Wigner surmise β={beta:g}")
+    ax.plot(grid, theory.poisson_spacing().pdf(grid), "C7--", label="Poisson")
+    ax.set(xlabel="s = S/⟨S⟩", ylabel="density", title=title)
+    ax.legend()
     return _save(fig, path)

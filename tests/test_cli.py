@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from coulombgas.cli import main
@@ -78,6 +79,27 @@ def test_sample_command_exact_and_hmc(tmp_path):
     assert os.path.getsize(out / "trace.png") > 0
 
 
+def test_train_command_writes_harvest_summary_figures_and_resumes(tmp_path):
+    from coulombgas.training import Harvest
+
+    out = tmp_path / "ts"
+    argv = ["train", "teacher-student", "--models", "120", "--steps", "1500", "--record-every", "100",
+            "--set", "eps=0.05", "--seed", "3", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["params"]["eps"] == 0.05 and summary["models_finite"] == 120
+    assert summary["degenerate_pairs"] == [[0, 1]]
+    assert summary["surmise_check"]["spacings"] == 120
+    for name in summary["figures"]:
+        assert os.path.getsize(out / name) > 0
+    h = Harvest.load(out / "harvest.h5")
+    assert h.eigenvalues.shape == (120, 16, 2)
+    assert abs(summary["late_mean"][0] - h.late(0.5).mean(axis=(0, 1))[0]) < 1e-12
+    assert main(argv) == 2  # the harvest exists: refuse to overwrite
+    assert main(argv + ["--resume"]) == 0  # a finished run resumes to the same harvest
+    np.testing.assert_array_equal(Harvest.load(out / "harvest.h5").eigenvalues, h.eigenvalues)
+
+
 @pytest.mark.parametrize(
     "argv, word",
     [
@@ -89,6 +111,11 @@ def test_sample_command_exact_and_hmc(tmp_path):
         (["simulate", "--scheme", "rk4"], "scheme"),
         (["sample", "--samples", "0"], "n_samples"),
         (["sample", "--potential", "quartic", "--method", "tridiagonal"], "tridiagonal"),
+        (["train", "no-such-model"], "unknown model"),
+        (["train", "teacher-student", "--lr", "-1"], "lr"),
+        (["train", "teacher-student", "--batch-size", "0"], "batch_size"),
+        (["train", "teacher-student", "--set", "foo=1"], "foo"),
+        (["train", "teacher-student", "--set", "eps"], "KEY=VALUE"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, word, tmp_path, capsys):

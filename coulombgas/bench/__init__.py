@@ -39,15 +39,17 @@ def run_bench(what: str, *, out: str | None = None, quick: bool = False) -> int:
         result = bench_dynamics(quick=quick)
     elif what == "stationary":
         from .stationary import bench_stationary, format_table
+        from .mcmc import bench_mcmc
         result = bench_stationary(quick=quick)
-        try:
-            from .mcmc import bench_mcmc
-        except ImportError:  # the Monte Carlo rows need coulombgas.mcmc
-            bench_mcmc = None
-        if bench_mcmc is not None:
-            result["mcmc"] = bench_mcmc(quick=quick)
+        result["mcmc"] = bench_mcmc(quick=quick)
+    elif what == "training":
+        from .training import bench_training, format_table as _table
+        result = {"training": bench_training(quick=quick)}
+
+        def format_table(r):
+            return _table(r["training"])
     else:
-        raise ValueError(f"`what` must be 'dynamics' or 'stationary', got {what!r}")
+        raise ValueError(f"`what` must be 'dynamics', 'stationary' or 'training', got {what!r}")
     result["machine"] = machine()
     print(format_table(result))
     if out is not None:

@@ -10,7 +10,22 @@ matrix, recorded every ``record_every`` updates:
 Reference: G. Aarts, B. Lucini, C. Park, arXiv:2407.16427; SCIENCE.md §6.
 """
 
+import importlib
+
 from .harvest import Harvest, spectra_of
 from .teacher_student import teacher_student
 
-__all__ = ["Harvest", "spectra_of", "teacher_student"]
+#: Command-line names of the models and the functions that train them.
+MODELS = {
+    "teacher-student": "teacher_student",
+}
+
+
+def get_model(name: str):
+    """The training function of a model given by its command-line name (see ``MODELS``)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return getattr(importlib.import_module(__name__), MODELS[name])
+
+
+__all__ = ["Harvest", "spectra_of", "teacher_student", "MODELS", "get_model"]

@@ -105,6 +105,28 @@ class Harvest:
         start = min(self.records - 1, int(np.floor(self.records * (1.0 - fraction))))
         return getattr(self, field)[:, start:]
 
+    def degenerate_pairs(self, fraction: float = 0.5, threshold: float = 3.0) -> list[tuple[int, int]]:
+        """Neighbouring modes that share a fixed point: the pairs the Wigner surmise speaks about.
+
+        Modes i, i+1 are paired when the gap of their late-time means is below
+        ``threshold`` times the sum of their fluctuations (std over models and
+        late records). A split pair's mean gap is ⟨S⟩ = √π σ ≈ 1.8σ, while
+        distinct fixed points are many σ apart. Pairs do not overlap.
+        """
+        late = self.late(fraction)
+        if late.shape[0] == 0:
+            return []
+        mean = late.mean(axis=(0, 1))
+        std = late.std(axis=(0, 1))
+        pairs, i = [], 0
+        while i < self.n - 1:
+            if mean[i + 1] - mean[i] < threshold * (std[i] + std[i + 1]):
+                pairs.append((i, i + 1))
+                i += 2
+            else:
+                i += 1
+        return pairs
+
     # -- storage -----------------------------------------------------------------------------
     def _meta(self) -> dict:
         return {"model": self.model, "params": self.params, "seed": self.seed, "gram": self.gram}
