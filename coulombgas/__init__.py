@@ -24,6 +24,7 @@ _NAMES = {
     "Trajectory": "dynamics",
     "sample": "stationary",
     "Samples": "stationary",
+    "compare": "compare",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]

@@ -314,6 +314,24 @@ def _cmd_train(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ compare
+
+def _cmd_compare(args) -> int:
+    from .compare import compare
+    from .training import get_model
+
+    kwargs = _model_kwargs(get_model(args.model), args)
+    start = time.perf_counter()
+    report = compare(args.model, out=args.out, seed=args.seed, force=args.force, progress=not args.quiet,
+                     scan=not args.no_scan, **kwargs)
+    elapsed = time.perf_counter() - start
+    agree = sum(c["verdict"] in ("agrees", "equal-σ suffices", "two-component") for c in report.checks)
+    print(report.to_markdown().split("\n\nVerdict")[0])
+    print(f"\n{agree} of {len(report.checks)} checks agree; {elapsed:.1f} s; wrote {args.out}/report.md, "
+          f"summary.json and {len(report.figures)} figures")
+    return 0
+
+
 # ------------------------------------------------------------------ bench
 
 def _cmd_bench(args) -> int:
@@ -407,6 +425,26 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
+
+    c = sub.add_parser("compare", help="train a model, build its Coulomb gas, simulate, sample and compare",
+                       description="The main job: train an ensemble, harvest spectra, measure drift and noise, "
+                                   "integrate the eigenvalue SDE from the same initial spectra, sample the "
+                                   "stationary gas, and write report.md (one row per check), summary.json and "
+                                   "figures into --out.")
+    c.add_argument("model", help="model name: " + ", ".join(_model_names()))
+    c.add_argument("--lr", type=float, default=None, help="learning rate α > 0 (default: the paper's)")
+    c.add_argument("--batch-size", type=int, default=None, help="batch size |B| >= 1 (default: the paper's)")
+    c.add_argument("--models", type=int, default=None, help="independent models (default: a size that runs in "
+                                                            "about a minute)")
+    c.add_argument("--steps", type=int, default=None, help="SGD updates per model")
+    c.add_argument("--record-every", type=int, default=None, help="updates between recorded spectra")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other model parameter (repeatable)")
+    c.add_argument("--no-scan", action="store_true", help="skip the linear-scaling scan")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--out", default="compare-out", help="report directory (default: compare-out)")
+    c.add_argument("--force", action="store_true", help="replace an existing, non-empty --out")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=_cmd_compare)
 
     b = sub.add_parser("bench", help="benchmarks side by side with plain NumPy (prints a table, writes JSON)")
     b.add_argument("what", choices=("dynamics", "stationary", "training"),

@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 from . import spectra, theory  # noqa: E402
 
 __all__ = ["theory_figure", "paths_figure", "density_figure", "trace_figure", "ensemble_paths_figure",
-           "loss_figure", "spacing_figure"]
+           "loss_figure", "spacing_figure", "pair_density_figure", "scaling_figure", "trajectories_figure",
+           "stationary_figure"]
 
 
 def _save(fig, path) -> str:
@@ -142,4 +143,80 @@ def spacing_figure(path, s, *, beta: float = 1, title: str = "normalised spacing
     ax.plot(grid, theory.poisson_spacing().pdf(grid), "C7--", label="Poisson")
     ax.set(xlabel="s = S/⟨S⟩", ylabel="density", title=title)
     ax.legend()
+    return _save(fig, path)
+
+
+def pair_density_figure(path, harvest, fits) -> str:
+    """Mirror-averaged late-time density of each degenerate pair against the two-mode laws."""
+    fig, axes = plt.subplots(1, len(fits), figsize=(6 * len(fits), 4.5), squeeze=False)
+    late = harvest.late(0.5)
+    for ax, f in zip(axes[0], fits):
+        x = late[..., list(f["pair"])] - f["centre"]
+        x = np.concatenate([x.ravel(), -x.ravel()])
+        h = spectra.histogram(x)
+        ax.errorbar(h.centers, h.density, yerr=h.error, fmt=".", ms=3, color="C0", label="training (late)")
+        grid = np.linspace(h.edges[0], h.edges[-1], 600)
+        s1, s2 = f["sigma"]
+        ax.plot(grid, theory.two_mode_density(s1, s2).pdf(grid), "C3",
+                label=f"two-component σ = {s1:.3g}, {s2:.3g}")
+        se = f["sigma_equal"]
+        ax.plot(grid, theory.two_mode_density(se, se).pdf(grid), "C2--", label=f"equal σ = {se:.3g}")
+        ax.set(xlabel="x − centre", ylabel="density", title=f"pair {tuple(f['pair'])}")
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def scaling_figure(path, rows) -> str:
+    """⟨S⟩ against √(α c/|B|) over a scan, with the line through the origin fitted to all points."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    x = np.sqrt([r["c"] for r in rows])
+    y = np.array([r["mean_S"] for r in rows])
+    e = np.array([r["mean_S_err"] for r in rows])
+    ax.errorbar(x, y, yerr=e, fmt="o", ms=4, color="C0", label="⟨S⟩ (training)")
+    if "fit" in rows[0]:
+        slope = rows[0]["fit"] / x[0]
+        grid = np.linspace(0, x.max() * 1.05, 50)
+        ax.plot(grid, slope * grid, "C3", label=f"fit through origin, slope {slope:.4g}")
+    ax.set(xlabel="√(α c/|B|)", ylabel="⟨S⟩", title="linear scaling rule")
+    ax.legend()
+    return _save(fig, path)
+
+
+def trajectories_figure(path, steps, harvested, simulated) -> str:
+    """Ensemble mean and 16–84 % band of every mode in time: training against the simulated SDE.
+
+    Left: the whole run (symmetric-log time axis, so the early relaxation shows); right:
+    the last half, zoomed onto the fluctuations.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    half = len(steps) // 2
+    for ax, sl in ((axes[0], slice(None)), (axes[1], slice(half, None))):
+        for data, style, label in ((harvested, "-", "training"), (simulated, "--", "SDE")):
+            d = data[:, sl]
+            lo, hi = np.percentile(d, [16, 84], axis=0)
+            mean = d.mean(axis=0)
+            for i in range(d.shape[-1]):
+                ax.plot(steps[sl], mean[:, i], style, color=f"C{i % 10}", lw=1, label=label if i == 0 else None)
+                ax.fill_between(steps[sl], lo[:, i], hi[:, i], color=f"C{i % 10}",
+                                alpha=0.15 if style == "-" else 0.08, lw=0)
+        ax.set(xlabel="SGD update", ylabel="eigenvalues of X")
+        ax.legend()
+    axes[0].set_xscale("symlog", linthresh=max(1.0, float(steps[1]) if len(steps) > 1 else 1.0))
+    axes[0].set_title("training vs eigenvalue SDE (mean, 16–84 %)")
+    axes[1].set_title("last half")
+    return _save(fig, path)
+
+
+def stationary_figure(path, late, stationary) -> str:
+    """Per-mode histograms: late-time training eigenvalues against stationary Monte Carlo draws."""
+    n = late.shape[-1]
+    fig, axes = plt.subplots(1, min(n, 4), figsize=(4 * min(n, 4), 3.8), squeeze=False)
+    for i, ax in zip(range(n), axes[0]):
+        for data, color, label in ((late[..., i].ravel(), "C0", "training (late)"),
+                                   (stationary[:, i], "C3", "stationary gas")):
+            h = spectra.histogram(data)
+            ax.step(h.centers, h.density, where="mid", color=color, label=label)
+        ax.set(xlabel=f"x_{i}", ylabel="density")
+        ax.legend(fontsize=7)
+    fig.suptitle("stationary Monte Carlo vs late-time harvest" + (" (first 4 modes)" if n > 4 else ""))
     return _save(fig, path)

@@ -15,9 +15,9 @@ import importlib
 from .harvest import Harvest, spectra_of
 from .teacher_student import teacher_student
 
-#: Command-line names of the models and the functions that train them.
+#: Command-line names of the models: (training function, module holding its per_sample_gradients).
 MODELS = {
-    "teacher-student": "teacher_student",
+    "teacher-student": ("teacher_student", "teacher_student"),
 }
 
 
@@ -25,7 +25,7 @@ def get_model(name: str):
     """The training function of a model given by its command-line name (see ``MODELS``)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return getattr(importlib.import_module(__name__), MODELS[name])
+    return getattr(importlib.import_module(__name__), MODELS[name][0])
 
 
 __all__ = ["Harvest", "spectra_of", "teacher_student", "MODELS", "get_model"]

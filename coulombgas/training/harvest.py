@@ -105,6 +105,14 @@ class Harvest:
         start = min(self.records - 1, int(np.floor(self.records * (1.0 - fraction))))
         return getattr(self, field)[:, start:]
 
+    def select(self, rows) -> "Harvest":
+        """A harvest of the models in ``rows`` (indices or a boolean mask of this harvest's models)."""
+        rows = np.arange(self.models)[rows]
+        return dataclasses.replace(
+            self, eigenvalues=self.eigenvalues[rows], singular_values=self.singular_values[rows],
+            loss=self.loss[rows], model_ids=self.model_ids[rows],
+            weights=None if self.weights is None else self.weights[rows])
+
     def degenerate_pairs(self, fraction: float = 0.5, threshold: float = 3.0) -> list[tuple[int, int]]:
         """Neighbouring modes that share a fixed point: the pairs the Wigner surmise speaks about.
 

@@ -1,0 +1,99 @@
+"""The main job end to end at a tiny size: report, numbers, figures, bad input."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+import coulombgas as cg
+from coulombgas import spectra, theory
+from coulombgas.cli import main
+from coulombgas.training import Harvest
+
+TINY = {"models": 80, "steps": 1500, "record_every": 25}
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp") / "report"
+    assert main(["compare", "teacher-student", "--models", "80", "--steps", "1500", "--record-every", "25",
+                 "--seed", "2", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_report_files_exist_and_are_not_empty(report_dir):
+    summary = json.loads((report_dir / "summary.json").read_text())
+    for name in summary["figures"] + ["report.md", "summary.json", "harvest.npz"]:
+        assert os.path.getsize(report_dir / name) > 0, name
+    assert {"spacings.png", "density.png", "scaling.png", "trajectories.png", "stationary.png"} <= set(
+        summary["figures"])
+    text = (report_dir / "report.md").read_text()
+    assert text.count("\n| ") == len(summary["checks"]) + 2  # header, separator, one row per check
+    for check in summary["checks"]:
+        assert check["check"] in text
+        assert check["verdict"] in ("agrees", "differs", "equal-σ suffices", "two-component")
+
+
+def test_report_numbers_recomputed_from_the_saved_harvest(report_dir):
+    summary = json.loads((report_dir / "summary.json").read_text())
+    h = Harvest.load(report_dir / "harvest.npz")
+    assert h.models == summary["models"] - summary["diverged"]
+    checks = {c["check"]: c for c in summary["checks"]}
+    final = h.final()
+    S = final[:, 1] - final[:, 0]
+    s = S / S.mean()
+    surmise = checks["Wigner surmise (β = 1) within degenerate pairs"]
+    assert surmise["statistic"] == pytest.approx(
+        spectra.goodness_of_fit(s, theory.wigner_surmise(1), "ks").pvalue, rel=1e-12)
+    assert surmise["measured"] == pytest.approx(np.mean(s**2), rel=1e-12)
+    pair = checks["⟨S⟩ of pair (0,1): harvest vs gas from drift/noise"]
+    assert pair["measured"] == pytest.approx(S.mean(), rel=1e-12)
+    assert pair["error"] == pytest.approx(S.std(ddof=1) / math.sqrt(S.size), rel=1e-12)
+    means = checks["mode means: harvest vs stationary gas"]
+    np.testing.assert_allclose(means["measured"], final.mean(axis=0), rtol=1e-12)
+    # The gas in the summary is the one the report used: rebuild it and check its stationary width.
+    gas = cg.CoulombGas.from_dict(summary["gas"])
+    assert gas.n == 2 and gas.lr == h.lr and gas.batch_size == h.batch_size
+
+
+def test_teacher_student_theory_and_training_agree(report_dir):
+    """At the paper's α, |B|, ε the surmise, the gas's ⟨S⟩ and linear scaling all agree."""
+    summary = json.loads((report_dir / "summary.json").read_text())
+    checks = {c["check"]: c for c in summary["checks"]}
+    for name in ("Wigner surmise (β = 1) within degenerate pairs",
+                 "⟨S⟩ of pair (0,1): harvest vs gas from drift/noise",
+                 "linear scaling: ⟨S⟩ ∝ √(α c/|B|) with one slope",
+                 "mode means: harvest vs stationary gas"):
+        assert checks[name]["verdict"] == "agrees", checks[name]
+    assert summary["goe_ratio"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_python_entry_point_without_output_directory():
+    report = cg.compare("teacher-student", seed=1, progress=False, scan=False, **TINY)
+    assert report.summary["models"] == 80 and not report.summary["scan"]
+    assert isinstance(report.gas, cg.CoulombGas)
+    assert "| check |" in report.to_markdown()
+
+
+def test_refuses_existing_directory_and_writes_nothing_on_bad_input(tmp_path, capsys):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["compare", "teacher-student", "--out", str(out), "--quiet"]) == 2
+    assert os.listdir(out) == ["notes.txt"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exists" in err[0]
+    fresh = tmp_path / "fresh"
+    for argv, word in ((["compare", "no-such-model"], "unknown model"),
+                       (["compare", "teacher-student", "--lr", "0"], "lr"),
+                       (["compare", "teacher-student", "--set", "eps=-1"], "eps"),
+                       (["compare", "teacher-student", "--set", "bogus=1"], "bogus")):
+        assert main(argv + ["--out", str(fresh), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and word in err[0], err
+        assert not fresh.exists()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".compare-")]
+    with pytest.raises(ValueError, match="model"):
+        cg.compare("nope")
