@@ -72,9 +72,9 @@ class Report:
                  f"{self.summary['steps']} updates, seed {self.summary['seed']}.", "",
                  "| check | measured | predicted | statistic | verdict |", "| --- | --- | --- | --- | --- |"]
         for c in self.checks:
-            lines.append(f"| {c['check']} | {_pm(c.get('measured'), c.get('error'))} | "
-                         f"{_fmt(c.get('predicted'))} | {c.get('statistic_name', '')} {_fmt(c.get('statistic'))} | "
-                         f"**{c['verdict']}** |")
+            cells = [c["check"], _pm(c.get("measured"), c.get("error")), _fmt(c.get("predicted")),
+                     f"{c.get('statistic_name', '')} {_fmt(c.get('statistic'))}", f"**{c['verdict']}**"]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         lines += ["", "Verdict: *agrees* when p ≥ 0.01 or |z| ≤ 3; statistics use one record per model "
                       "(the last) unless the check says otherwise.", ""]
         for c in self.checks:

@@ -25,7 +25,7 @@ def test_readme_commands_use_the_real_entry_points():
     text = open(README).read()
     commands = re.findall(r"```bash\n(python3 -m venv .*?)\n```", text)
     assert len(commands) == 2
-    assert commands[0].endswith("coulombgas theory --out theory-out")
+    assert commands[0].endswith("coulombgas compare teacher-student --out compare-out")
     assert commands[1].endswith('pip install -e ".[test]" && pytest')
 
 
@@ -34,7 +34,7 @@ def test_help_lists_subcommands(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for name in ("theory", "simulate", "sample", "bench"):
+    for name in ("theory", "simulate", "sample", "train", "compare", "bench"):
         assert name in out
 
 
