@@ -32,6 +32,18 @@ def _out_dir(path) -> str:
     return path
 
 
+def _stream_path(out, name, resume):
+    """Where a long run streams to (None without h5py: it is saved whole at the end)."""
+    import importlib.util
+
+    if importlib.util.find_spec("h5py") is None:
+        return None
+    path = os.path.join(out, name)
+    if os.path.exists(path) and not resume:
+        raise _UsageError(f"{path} exists: pass --resume to continue that run, or choose another --out")
+    return path
+
+
 # ------------------------------------------------------------------ theory
 
 def _cmd_theory(args) -> int:
@@ -121,13 +133,7 @@ def _cmd_simulate(args) -> int:
 
     gas = _gas_from_args(args)
     out = _out_dir(args.out)
-    try:
-        import h5py  # noqa: F401
-        traj_path = os.path.join(out, "trajectory.h5")
-    except ImportError:
-        traj_path = None
-    if traj_path and os.path.exists(traj_path) and not args.resume:
-        raise _UsageError(f"{traj_path} exists: pass --resume to continue that run, or choose another --out")
+    traj_path = _stream_path(out, "trajectory.h5", args.resume)
     start = time.perf_counter()
     traj = simulate(gas, args.t_end, args.dt, replicas=args.replicas, record_every=args.record_every,
                     scheme=args.scheme, seed=args.seed, out=traj_path, resume=args.resume,
@@ -295,13 +301,7 @@ def _cmd_train(args) -> int:
     func = get_model(args.model)
     kwargs = _model_kwargs(func, args)
     out = _out_dir(args.out)
-    try:
-        import h5py  # noqa: F401
-        path = os.path.join(out, "harvest.h5")
-    except ImportError:
-        path = None
-    if path and os.path.exists(path) and not args.resume:
-        raise _UsageError(f"{path} exists: pass --resume to continue that run, or choose another --out")
+    path = _stream_path(out, "harvest.h5", args.resume)
     start = time.perf_counter()
     harvest = func(seed=args.seed, out=path, resume=args.resume, progress=not args.quiet, **kwargs)
     elapsed = time.perf_counter() - start

@@ -145,7 +145,6 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     -------
     Report
     """
-    from . import plots
     from .dynamics import simulate
     from .stationary import sample
     from .training.drift_noise import estimate_drift_noise, gas_from_harvest
@@ -175,7 +174,6 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     try:
         checks, figures, extra = [], [], {}
         pairs = harvest.degenerate_pairs()
-        final = harvest.final()
 
         # (b) drift and noise from per-sample gradients, on a subset of models (memory), late records.
         sub = harvest.select(np.arange(min(harvest.models, 200)))

@@ -10,7 +10,23 @@ from __future__ import annotations
 import os
 import platform
 
-__all__ = ["run_bench", "machine"]
+__all__ = ["run_bench", "machine", "median_time"]
+
+
+def median_time(fn, repeats: int, warm: bool = False) -> float:
+    """Median wall-clock seconds of ``repeats`` calls of ``fn()`` (after one untimed call when ``warm``)."""
+    import time
+
+    import numpy as np
+
+    if warm:
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
 
 
 def machine() -> dict:

@@ -16,23 +16,14 @@ Rows (each run side by side in one process, medians of warm repeats):
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
 from ..dynamics import default_x0, simulate
 from ..gas import CoulombGas
+from . import median_time
 
 __all__ = ["bench_dynamics", "format_table"]
-
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def numpy_step(x, dt, beta, rng):
@@ -67,13 +58,13 @@ def _single_system_rows(sizes, steps, repeats):
         dt = 1e-3 / n  # small enough that Euler–Maruyama never reorders here
         t_end = steps * dt
         simulate(gas, t_end, dt, x0=x0, scheme="euler-maruyama", seed=1, record_every=steps)  # warm-up
-        t_em = _median_time(lambda: simulate(gas, t_end, dt, x0=x0, scheme="euler-maruyama", seed=1,
+        t_em = median_time(lambda: simulate(gas, t_end, dt, x0=x0, scheme="euler-maruyama", seed=1,
                                              record_every=steps), repeats) / steps
-        t_heun = _median_time(lambda: simulate(gas, t_end, dt, x0=x0, seed=1, record_every=steps),
+        t_heun = median_time(lambda: simulate(gas, t_end, dt, x0=x0, seed=1, record_every=steps),
                               repeats) / steps
 
         np_steps = max(3, steps // (4 if n >= 2000 else 1))
-        t_np = _median_time(lambda: [numpy_step(x0, dt, 1.0, rng) for _ in range(np_steps)], repeats) / np_steps
+        t_np = median_time(lambda: [numpy_step(x0, dt, 1.0, rng) for _ in range(np_steps)], repeats) / np_steps
         rows.append({"case": "EM step, one system", "n": n, "numpy_s": t_np, "coulombgas_s": t_em,
                      "speedup": t_np / t_em, "target": ">= 20x" if n == 1000 else (">= 30x" if n == 4000 else "")})
         rows.append({"case": "adaptive Heun step (default)", "n": n, "numpy_s": t_np, "coulombgas_s": t_heun,
@@ -87,7 +78,7 @@ def _single_system_rows(sizes, steps, repeats):
                 for _ in range(mats):
                     hh, _ = matrix_step(hh, dt, rng)
 
-            t_mat = _median_time(matrix_run, repeats) / mats
+            t_mat = median_time(matrix_run, repeats) / mats
             rows.append({"case": "full matrix + eigvalsh per step", "n": n, "numpy_s": t_mat,
                          "coulombgas_s": t_em, "speedup": t_mat / t_em, "target": ""})
     return rows
@@ -101,11 +92,11 @@ def _ensemble_rows(replicas, n, steps, repeats):
     rng = np.random.default_rng(0)
     x0 = np.broadcast_to(default_x0(gas), (replicas, n)).copy()
     # Per-call set-up: spawning one PCG64 stream per replica and handing them to Numba.
-    setup = _median_time(lambda: simulate(gas, 0.0, dt, x0=x0, replicas=replicas, seed=1), repeats)
+    setup = median_time(lambda: simulate(gas, 0.0, dt, x0=x0, replicas=replicas, seed=1), repeats)
     rows = []
     for scheme in ("euler-maruyama", "adaptive-euler", "adaptive-heun"):
         simulate(gas, 2 * dt, dt, x0=x0, replicas=replicas, scheme=scheme, seed=1, record_every=2)
-        t = _median_time(lambda: simulate(gas, steps * dt, dt, x0=x0, replicas=replicas, scheme=scheme,
+        t = median_time(lambda: simulate(gas, steps * dt, dt, x0=x0, replicas=replicas, scheme=scheme,
                                           seed=1, record_every=steps, progress=False), repeats)
         rows.append({"scheme": scheme, "particle_steps_per_s": replicas * n * steps / t,
                      "steady_particle_steps_per_s": replicas * n * steps / max(t - setup, 1e-9),
@@ -117,7 +108,7 @@ def _ensemble_rows(replicas, n, steps, repeats):
         for _ in range(np_steps):
             x = numpy_step(x, dt, 2.0, rng)
 
-    t_np = _median_time(numpy_run, repeats)
+    t_np = median_time(numpy_run, repeats)
     rate_np = replicas * n * np_steps / t_np
     for r in rows:
         r.update({"case": f"ensemble {replicas} x n={n}", "numpy_particle_steps_per_s": rate_np,

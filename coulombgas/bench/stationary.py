@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import platform
-import time
 
 import numpy as np
 import scipy
@@ -36,23 +35,12 @@ from scipy.linalg import lapack
 from .. import tridiagonal
 from ..gas import CoulombGas
 from ..potentials import Laguerre
+from . import median_time
 
 __all__ = ["bench_stationary", "format_table"]
 
 DENSE_LIMIT_S = 60.0
 TARGET = "<= 1.2x bare LAPACK"
-
-
-def _median_time(fn, repeats: int, warm: bool = True) -> float:
-    """Median seconds of ``repeats`` calls (after one warm-up call when ``warm``)."""
-    if warm:
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def _cycling(fn, count):
@@ -98,7 +86,7 @@ def _dppy_row(n, beta, repeats, rng):
         ens.sample_banded_model(size_N=n, random_state=state)
         ens.flush_samples()
 
-    t = _median_time(one, repeats)
+    t = median_time(one, repeats, warm=True)
     return _row("hermite", n, "DPPy sample_banded_model", t,
                 note=f"dppy {_version('dppy')}; scipy {scipy.__version__} "
                      "eigvalsh_tridiagonal default driver")
@@ -117,7 +105,7 @@ def _skrmt_row(n, beta, repeats):
         ens.resample()
         return ens.eigvals()
 
-    t = _median_time(one, repeats)
+    t = median_time(one, repeats, warm=True)
     return _row("hermite", n, "scikit-rmt tridiagonal_form", t,
                 note=f"scikit-rmt {version}; builds a dense n×n array, Python loop over χ draws")
 
@@ -126,11 +114,11 @@ def _hermite_rows(n, repeats, dense_estimate, dense_limit=DENSE_LIMIT_S, beta=1.
     rng = np.random.default_rng(12345)
     gas = CoulombGas.gaussian(n, beta=beta)
     rows = []
-    t_ours = _median_time(lambda: tridiagonal.sample_exact(gas, 1, seed=rng), repeats)
+    t_ours = median_time(lambda: tridiagonal.sample_exact(gas, 1, seed=rng), repeats, warm=True)
     # Fresh pre-drawn matrices for the bare solve too: the QL iteration count varies
     # from matrix to matrix, so timing one fixed matrix would bias the ratio.
     d, e = tridiagonal._hermite_entries(rng, n, beta, repeats + 1)
-    t_bare = _median_time(_cycling(lambda i: lapack.dsterf(d[i], e[i]), repeats + 1), repeats)
+    t_bare = median_time(_cycling(lambda i: lapack.dsterf(d[i], e[i]), repeats + 1), repeats, warm=True)
     rows.append(_row("hermite", n, "coulombgas sample_exact", t_ours,
                      ratio_to_lapack=t_ours / t_bare, target=TARGET,
                      note="dsterf + χ draws + affine map"))
@@ -143,16 +131,16 @@ def _hermite_rows(n, repeats, dense_estimate, dense_limit=DENSE_LIMIT_S, beta=1.
                              status="skipped (too slow)", estimate_s=est,
                              note="≈ 22× dsterf (measured 25.6 s at n = 1e4)"))
             continue
-        t = _median_time(lambda: tridiagonal.sample_exact(gas, 1, seed=rng, lapack_driver=driver),
-                         max(1, repeats // 2))
+        t = median_time(lambda: tridiagonal.sample_exact(gas, 1, seed=rng, lapack_driver=driver),
+                         max(1, repeats // 2), warm=True)
         rows.append(_row("hermite", n, f"sample_exact lapack_driver='{driver}'", t,
                          ratio_to_lapack=t / t_bare))
     # Dense GOE: run when the n³ extrapolation from the largest measured size is < 60 s.
     est = dense_estimate(n)
     if est is None or est < dense_limit:
         # Cold single call above n = 1000: BLAS is warm by then, and each call costs seconds.
-        t = (_median_time(lambda: _goe(n, rng), max(1, repeats // 2)) if est is None
-             else _median_time(lambda: _goe(n, rng), 1, warm=False))
+        t = (median_time(lambda: _goe(n, rng), max(1, repeats // 2), warm=True) if est is None
+             else median_time(lambda: _goe(n, rng), 1, warm=False))
         rows.append(_row("hermite", n, "dense GOE numpy.linalg.eigvalsh", t,
                          ratio_to_lapack=t / t_bare, note="draw + symmetrise + eigvalsh, O(n³)"))
     else:
@@ -179,16 +167,16 @@ def _laguerre_rows(n, repeats, beta=1.0):
     a = (2 * n - n + 1) / 2.0 - 1.0 / beta
     gas = CoulombGas.dyson(Laguerre(a=a, scale=2.0 * beta), n, beta=beta)
     model = tridiagonal.exact_model(gas)
-    t_ours = _median_time(lambda: tridiagonal.sample_exact(gas, 1, seed=rng), repeats)
+    t_ours = median_time(lambda: tridiagonal.sample_exact(gas, 1, seed=rng), repeats, warm=True)
     k = repeats + 1
     d2, s2 = tridiagonal._laguerre_entries(rng, n, beta, 0.5 * beta * model["m"], k)
     off = np.sqrt(d2[:, :-1] * s2)
     diag = d2.copy()
     diag[:, 1:] += s2
     dummy = np.zeros((1, 1))
-    t_pteqr = _median_time(_cycling(lambda i: lapack.dpteqr(diag[i], off[i], dummy, compute_z=0), k),
-                           repeats)
-    t_sterf = _median_time(_cycling(lambda i: lapack.dsterf(diag[i], off[i]), k), repeats)
+    t_pteqr = median_time(_cycling(lambda i: lapack.dpteqr(diag[i], off[i], dummy, compute_z=0), k),
+                          repeats, warm=True)
+    t_sterf = median_time(_cycling(lambda i: lapack.dsterf(diag[i], off[i]), k), repeats, warm=True)
     return [
         _row("laguerre", n, "coulombgas sample_exact", t_ours, ratio_to_lapack=t_ours / t_pteqr,
              target=TARGET, note=f"dpteqr on B Bᵀ, m = {model['m']:g}"),

@@ -10,12 +10,12 @@ modules (:mod:`.training_rbm`, :mod:`.training_phase`) when present.
 from __future__ import annotations
 
 import importlib
-import time
 
 import numpy as np
 
 from ..training._loop import replay_init
 from ..training.teacher_student import teacher_student
+from . import median_time
 
 ts = importlib.import_module("coulombgas.training.teacher_student")
 
@@ -37,24 +37,15 @@ def _numpy_teacher_student(data, W, steps, lr, bs, teacher=2.0):
     return W
 
 
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def bench_teacher_student(quick: bool = False) -> list[dict]:
     models, steps = (300, 1000) if quick else (3000, 5000)
     kw = dict(models=models, steps=steps, record_every=50, batch_size=16, lr=0.1, eps=0.1, progress=False)
     teacher_student(**{**kw, "models": 8, "steps": 100})  # compile / load the cache
-    ours = _median_time(lambda: teacher_student(seed=1, **kw), 1 if not quick else 3)
+    ours = median_time(lambda: teacher_student(seed=1, **kw), 1 if not quick else 3)
     h = teacher_student(seed=1, **{**kw, "steps": 50, "models": models})
     data, state = replay_init(ts.init, h)
     np_steps = 200 if quick else 500
-    t_np = _median_time(lambda: _numpy_teacher_student(data, state["W"], np_steps, 0.1, 16), 3)
+    t_np = median_time(lambda: _numpy_teacher_student(data, state["W"], np_steps, 0.1, 16), 3)
     rate_ours = models * steps / ours
     rate_np = models * np_steps / t_np
     return [{
