@@ -25,6 +25,7 @@ _NAMES = {
     "sample": "stationary",
     "Samples": "stationary",
     "compare": "compare",
+    "sweep": "sweep",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]

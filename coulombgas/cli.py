@@ -70,16 +70,6 @@ def _cmd_theory(args) -> int:
 
 # ------------------------------------------------------------------ simulate
 
-def _potential_from_args(args):
-    from . import potentials
-
-    if args.potential == "quadratic":
-        return potentials.Quadratic(center=args.center, width=_floats("width", args.width))
-    if args.potential == "quartic":
-        return potentials.Quartic(t=args.t, g=args.g_quartic)
-    return potentials.Laguerre(a=args.laguerre_a, scale=args.laguerre_scale)
-
-
 def _floats(name, text):
     try:
         values = [float(v) for v in str(text).split(",")]
@@ -89,15 +79,14 @@ def _floats(name, text):
 
 
 def _gas_from_args(args):
-    from .gas import CoulombGas
+    from .sweep import gas_from_params
 
-    potential = _potential_from_args(args)
-    if args.lr is not None or args.batch_size is not None:
-        if args.lr is None or args.batch_size is None:
-            raise _UsageError("--lr and --batch-size go together (SGD form)")
-        return CoulombGas.from_sgd(potential, _floats("noise-g", args.noise_g), lr=args.lr,
-                                   batch_size=args.batch_size, n=args.n, beta=args.beta)
-    return CoulombGas.dyson(potential, args.n, beta=args.beta)
+    if (args.lr is None) != (args.batch_size is None):
+        raise _UsageError("--lr and --batch-size go together (SGD form)")
+    return gas_from_params(n=args.n, beta=args.beta, potential=args.potential, center=args.center,
+                           width=_floats("width", args.width), t=args.t, g_quartic=args.g_quartic,
+                           laguerre_a=args.laguerre_a, laguerre_scale=args.laguerre_scale, lr=args.lr,
+                           batch_size=args.batch_size, noise_g=_floats("noise-g", args.noise_g))
 
 
 def matching_law(gas):
@@ -332,6 +321,44 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ sweep
+
+def _parse_grid(items) -> dict:
+    """``--grid KEY=V1,V2,…`` (repeatable): each value read as a Python literal when it is one."""
+    import ast
+
+    grid = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text:
+            raise _UsageError(f"--grid takes KEY=V1,V2,..., got {item!r}")
+        values = []
+        for part in text.split(","):
+            try:
+                values.append(ast.literal_eval(part))
+            except (ValueError, SyntaxError):
+                values.append(part)
+        grid[key.strip()] = values
+    if not grid:
+        raise _UsageError("--grid is required, e.g. --grid seed=1,2,3")
+    return grid
+
+
+def _cmd_sweep(args) -> int:
+    from .sweep import sweep
+
+    grid, fixed = _parse_grid(args.grid), _parse_set(args.set)
+    if "seed" not in grid:
+        fixed.setdefault("seed", args.seed)
+    table = sweep(args.task, grid, fixed=fixed, scheduler=args.scheduler,
+                  out=args.out, workers=args.workers, threads=args.threads, progress=not args.quiet)
+    failed = [row for row in table if row.get("status") != "ok"]
+    print(f"{len(table)} point(s), {len(failed)} failed; wrote {args.out}/table.csv and table.json")
+    for row in failed:
+        print(f"  point {row['point']}: {row.get('error')}", file=sys.stderr)
+    return 0
+
+
 # ------------------------------------------------------------------ bench
 
 def _cmd_bench(args) -> int:
@@ -446,10 +473,28 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_compare)
 
+    w = sub.add_parser("sweep", help="a grid of train/simulate/sample/compare runs on Dask (local or a cluster)",
+                       description="Run TASK at every point of the grid (Cartesian product of the --grid "
+                                   "entries, plus --set values shared by all) as Dask tasks; writes one folder "
+                                   "per point and table.csv/table.json; a rerun skips finished points.")
+    w.add_argument("task", help="train | simulate | sample | compare")
+    w.add_argument("--grid", action="append", metavar="KEY=V1,V2,...", help="a swept parameter (repeatable)")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a parameter shared by every point, e.g. --set model=teacher-student (repeatable)")
+    w.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of a Dask scheduler (default: a local "
+                                                     "cluster)")
+    w.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
+    w.add_argument("--threads", type=int, default=1, help="Numba threads per task (default 1)")
+    w.add_argument("--seed", type=int, default=0, help="seed of every point (default 0); sweep seeds with "
+                                                       "--grid seed=1,2,... instead")
+    w.add_argument("--out", default="sweep-out", help="output directory (default: sweep-out)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=_cmd_sweep)
+
     b = sub.add_parser("bench", help="benchmarks side by side with plain NumPy (prints a table, writes JSON)")
-    b.add_argument("what", choices=("dynamics", "stationary", "training"),
+    b.add_argument("what", choices=("dynamics", "stationary", "training", "sweep"),
                    help="dynamics: forces, SDE steps, ensembles; stationary: exact and Monte Carlo samplers; "
-                        "training: the papers' models vs NumPy loops")
+                        "training: the papers' models vs NumPy loops; sweep: Dask speed-up, 2 workers vs 1")
     b.add_argument("--out", default="bench-out", help="output directory for bench.json (default: bench-out)")
     b.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

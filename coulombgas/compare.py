@@ -38,6 +38,7 @@ import scipy.stats
 
 from . import _validate as v
 from . import spectra, theory
+from ._callable_module import make_callable
 from .io import write_json
 
 __all__ = ["compare", "Report", "MODEL_DEFAULTS"]
@@ -398,15 +399,5 @@ def _figures(workdir, harvest, sim, stationary, pairs, extra, scan_rows):
     return figs
 
 
-class _CallableModule(type(dataclasses)):
-    """``coulombgas.compare`` is both this module and the function: ``cg.compare(...)`` works
-    whether or not the submodule was imported first (the import system binds the package
-    attribute to the module)."""
 
-    def __call__(self, *args, **kwargs):
-        return compare(*args, **kwargs)
-
-
-import sys  # noqa: E402
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "compare")

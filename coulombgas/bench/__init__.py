@@ -64,8 +64,14 @@ def run_bench(what: str, *, out: str | None = None, quick: bool = False) -> int:
 
         def format_table(r):
             return _table(r["training"])
+    elif what == "sweep":
+        from .sweep import bench_sweep, format_table as _sweep_table
+        result = {"sweep": bench_sweep(quick=quick)}
+
+        def format_table(r):
+            return _sweep_table(r["sweep"])
     else:
-        raise ValueError(f"`what` must be 'dynamics', 'stationary' or 'training', got {what!r}")
+        raise ValueError(f"`what` must be 'dynamics', 'stationary', 'training' or 'sweep', got {what!r}")
     result["machine"] = machine()
     print(format_table(result))
     if out is not None:

@@ -1,0 +1,91 @@
+"""Parameter sweeps on a real local Dask cluster (two workers on loopback)."""
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+import coulombgas as cg  # noqa: E402
+from coulombgas.cli import main  # noqa: E402
+from coulombgas.dynamics import Trajectory  # noqa: E402
+from coulombgas.training import Harvest  # noqa: E402
+
+
+def test_simulate_sweep_matches_direct_runs_and_reruns_skip(tmp_path):
+    out = tmp_path / "sim"
+    fixed = {"n": 6, "t_end": 0.5, "dt": 1e-3, "replicas": 8}
+    table = cg.sweep("simulate", grid={"seed": [1, 2], "beta": [1.0, 2.0]}, fixed=fixed, out=out, progress=False)
+    assert [row["status"] for row in table] == ["ok"] * 4
+    assert [(row["seed"], row["beta"]) for row in table] == [(1, 1.0), (1, 2.0), (2, 1.0), (2, 2.0)]
+    # Each point is the same computation as a direct call (same seed, bit for bit).
+    traj = Trajectory.load(out / "point-0003" / "trajectory.npz")
+    direct = cg.simulate(cg.CoulombGas.dyson(cg.potentials.Quadratic(0.0, 1.0), 6, beta=2.0), 0.5, 1e-3,
+                         replicas=8, seed=2)
+    np.testing.assert_array_equal(traj.x, direct.x)
+    late = direct.x[:, direct.x.shape[1] // 2:]
+    assert table[3]["late_mean"] == pytest.approx(float(late.mean()), rel=1e-12)
+    assert os.path.getsize(out / "table.csv") > 0
+    assert json.loads((out / "table.json").read_text()) == json.loads(json.dumps(table))
+    # A rerun finds every point finished: no cluster is started, the table is the same.
+    start = time.perf_counter()
+    again = cg.sweep("simulate", grid={"seed": [1, 2], "beta": [1.0, 2.0]}, fixed=fixed, out=out, progress=False)
+    assert time.perf_counter() - start < 5.0 and again == table
+
+
+def test_train_sweep_records_a_failed_point_and_goes_on(tmp_path):
+    out = tmp_path / "train"
+    table = cg.sweep("train", grid={"lr": [0.1, 0.2]},
+                     fixed={"model": "teacher-student", "models": 30, "steps": 200, "record_every": 50},
+                     out=out, progress=False)
+    assert [row["status"] for row in table] == ["ok", "ok"]
+    h = Harvest.load(out / "point-0001" / "harvest.npz")
+    assert h.lr == 0.2 and h.models == 30
+    assert table[0]["models_finite"] == 30 and "mean_S" in table[0]
+    # A point that fails only while running (no exact sampler for a quartic potential) is
+    # recorded with its error, and the other points go on.
+    table = cg.sweep("sample", grid={"potential": ["quartic", "quadratic"]},
+                     fixed={"method": "tridiagonal", "n": 5, "n_samples": 100}, out=tmp_path / "fail",
+                     progress=False)
+    assert table[0]["status"] == "failed" and "tridiagonal" in table[0]["error"]
+    assert table[1]["status"] == "ok"
+
+
+def test_bad_grid_is_rejected_before_any_task(tmp_path):
+    out = tmp_path / "bad"
+    with pytest.raises(ValueError, match="dt"):
+        cg.sweep("simulate", grid={"dt": [1e-3, -1.0]}, fixed={"n": 4}, out=out, progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        cg.sweep("train", grid={"lr": [0.1, 0.0]}, fixed={"model": "teacher-student"}, out=out, progress=False)
+    with pytest.raises(ValueError, match="eps"):
+        cg.sweep("train", grid={"eps": [-1.0]}, fixed={"model": "teacher-student"}, out=out, progress=False)
+    with pytest.raises(ValueError, match="bogus"):
+        cg.sweep("simulate", grid={"bogus": [1]}, out=out, progress=False)
+    with pytest.raises(ValueError, match="task"):
+        cg.sweep("nope", grid={"seed": [1]}, out=out, progress=False)
+    with pytest.raises(TypeError, match="grid"):
+        cg.sweep("simulate", grid={"seed": 3}, out=out, progress=False)
+    assert not out.exists()
+
+
+def test_unreachable_scheduler_fails_fast(tmp_path):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="scheduler"):
+        cg.sweep("simulate", grid={"seed": [1]}, fixed={"n": 4, "t_end": 0.1}, scheduler="tcp://127.0.0.1:9",
+                 out=tmp_path / "x", timeout=2.0, progress=False)
+    assert time.perf_counter() - start < 15.0
+
+
+def test_sweep_command(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["sweep", "sample", "--grid", "n=3,5", "--set", "n_samples=200", "--out", str(out),
+                 "--quiet"]) == 0
+    table = json.loads((out / "table.json").read_text())
+    assert [row["n"] for row in table] == [3, 5] and all(row["status"] == "ok" for row in table)
+    assert all(row["method"] == "tridiagonal" for row in table)
+    assert main(["sweep", "simulate", "--grid", "dt=-1", "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "dt" in err[0]
