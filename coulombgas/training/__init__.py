@@ -7,6 +7,9 @@ matrix, recorded every ``record_every`` updates:
 
 * :func:`teacher_student` — paper 1's 2×2 teacher–student with injected noise;
 
+and :class:`TorchRecorder` records the spectra of any ``torch.nn.Module``'s weights
+during the user's own training loop into the same :class:`Harvest`.
+
 Reference: G. Aarts, B. Lucini, C. Park, arXiv:2407.16427; SCIENCE.md §6.
 """
 
@@ -14,6 +17,7 @@ import importlib
 
 from .harvest import Harvest, spectra_of
 from .teacher_student import teacher_student
+from .torch_hook import TorchRecorder
 
 #: Command-line names of the models: (training function, module holding its per_sample_gradients).
 MODELS = {
@@ -28,4 +32,4 @@ def get_model(name: str):
     return getattr(importlib.import_module(__name__), MODELS[name][0])
 
 
-__all__ = ["Harvest", "spectra_of", "teacher_student", "MODELS", "get_model"]
+__all__ = ["Harvest", "spectra_of", "teacher_student", "TorchRecorder", "MODELS", "get_model"]

@@ -1,0 +1,551 @@
+"""`TorchRecorder`: harvest weight-matrix spectra from the user's own PyTorch training loop.
+
+The papers' models (:mod:`coulombgas.training`) train their own weights; this
+recorder instead watches any :class:`torch.nn.Module` while the user trains it
+and writes the same :class:`~coulombgas.training.harvest.Harvest` — the
+eigenvalues of X = WᵀW (``gram="WtW"``, the convention of arXiv:2407.16427)
+or of WWᵀ for each chosen 2-D weight W (m, k), every ``every`` optimiser
+steps. Paper 2 (arXiv:2411.13512) follows a nano-GPT's matrices this way, from
+Marchenko–Pastur at initialisation to structured spectra after training.
+
+Usage (two equivalent ways to count steps)::
+
+    rec = TorchRecorder(model, every=10, lr=1e-3, batch_size=32)   # records step 0 now
+    for x, y in batches:
+        loss = loss_fn(model(x), y)
+        opt.zero_grad(); loss.backward(); opt.step()
+        rec.step(loss)                    # records after updates 10, 20, ...
+    # or, without touching the loop body:  rec.attach(opt)  (+ rec.note_loss(loss) if wanted)
+    harvests = rec.harvest()              # {parameter name: Harvest}
+
+Conventions
+-----------
+* ``steps`` counts optimiser updates applied to the weights when they were
+  read: the record at construction is step 0, ``step()`` (or the attached
+  optimiser hook) adds one update and records when the count is a multiple of
+  ``every``; :meth:`record` reads the weights at the current count (a second
+  record at the same count replaces the first).
+* Spectra: ``torch.linalg.svdvals`` of a detached float64 copy (on the CPU by
+  default: one device-to-host copy per matrix and record, no other sync, no
+  autograd graph); eigenvalues are the squared singular values, ascending,
+  with exact zeros in front when the Gram matrix is larger than min(m, k) —
+  the conventions of :func:`~coulombgas.training.harvest.spectra_of`.
+* ``loss`` at a record is the mean of the losses received (``step(loss)``,
+  ``note_loss``, ``record(loss)``) since the previous record. **NaN means no
+  loss was passed** in that interval; the recorder never makes a NaN itself.
+  Loss tensors are kept (detached) and read once per record, so a GPU loop is
+  not synchronised every step.
+* One :class:`Harvest` per parameter (``models = 1``, ``model_ids = [0]``,
+  ``model`` = the parameter name); ``harvest([name1, name2, ...])`` stacks
+  identically shaped parameters along the models axis (e.g. the same matrix of
+  every transformer block), ``model_ids`` then index that list.
+* Divergence: if a recorded weight or a received loss is not finite, the
+  recorder warns (``RuntimeWarning``), keeps every earlier record, stops
+  recording, and reports the update count of the record that saw it as
+  ``params["diverged_step"]`` (the records kept are finite, so the model stays
+  in the arrays and ``diverged_ids`` is empty, unlike the ensemble models,
+  which drop a diverged model's rows).
+
+Streaming: with ``out`` (needs h5py), every record is appended to an HDF5 file
+and flushed, so a run that is killed keeps everything written so far; read it
+with :meth:`TorchRecorder.load`. Layout::
+
+    /steps        (records,) int64          /loss  (records,) float64
+    /spectra/<name>/eigenvalues  (records, n)  /spectra/<name>/singular_values  (records, n)
+    /spectra/<name>/weights      (records, m, k), only with record_weights
+    attrs: meta (JSON: module, names, shapes, every, gram, lr, batch_size, seed),
+           records (rows complete; written last), diverged_step (-1 if none)
+
+References: G. Aarts, B. Lucini, C. Park, arXiv:2407.16427; G. Aarts,
+O. Hajizadeh, B. Lucini, C. Park, arXiv:2411.13512; SCIENCE.md §5, §7.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import warnings
+
+import numpy as np
+
+from .. import _rng
+from .. import _validate as v
+from .harvest import Harvest
+
+__all__ = ["TorchRecorder"]
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ImportError("TorchRecorder needs PyTorch: pip install 'coulombgas[torch]'") from None
+    return torch
+
+
+def _seed_record(seed) -> dict:
+    if seed is None:
+        return {"entropy": None, "spawn_key": []}
+    if isinstance(seed, dict):
+        if set(seed) != {"entropy", "spawn_key"}:
+            raise ValueError(f"`seed` as a dict must have exactly the keys 'entropy' and 'spawn_key', got {sorted(seed)}")
+        return {"entropy": seed["entropy"], "spawn_key": [int(k) for k in seed["spawn_key"]]}
+    return _rng.seed_record(seed)
+
+
+def _select(module, names) -> list[str]:
+    """Resolve ``names`` (None, a name, a list of names, or a predicate) to 2-D parameter names."""
+    params = dict(module.named_parameters())
+    two_d = [n for n, p in params.items() if p.ndim == 2]
+    shown = ", ".join(two_d) if two_d else "none"
+    if names is None:
+        chosen = two_d
+    elif callable(names):
+        chosen = [n for n in two_d if names(n, params[n])]
+        if not chosen:
+            raise ValueError(f"`names`: the predicate selected no 2-D parameter of {type(module).__name__}; "
+                             f"2-D parameters are: {shown}")
+    else:
+        if isinstance(names, str):
+            names = [names]
+        try:
+            chosen = list(names)
+        except TypeError:
+            raise TypeError("`names` must be None, a parameter name, a list of names or a predicate "
+                            f"f(name, parameter) -> bool, got {type(names).__name__}") from None
+        if not chosen:
+            raise ValueError("`names` must name at least one parameter, got an empty list")
+        for n in chosen:
+            if not isinstance(n, str):
+                raise TypeError(f"`names` must hold parameter names (str), got {type(n).__name__}")
+            if n not in params:
+                raise ValueError(f"`names`: {n!r} is not a parameter of {type(module).__name__}; "
+                                 f"2-D parameters are: {shown}")
+            if params[n].ndim != 2:
+                raise ValueError(f"`names`: {n!r} must be a 2-D weight matrix, got shape {tuple(params[n].shape)}")
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"`names` must not repeat a name, got {chosen}")
+    if not chosen:
+        raise ValueError(f"`module` {type(module).__name__} has no 2-D parameter to record")
+    return chosen
+
+
+def _spectra(sv_desc: np.ndarray, m: int, k: int, gram: str) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending eigenvalues of the Gram matrix and singular values, zero-padded as ``spectra_of``."""
+    sv = sv_desc[::-1].copy()
+    size = k if gram == "WtW" else m
+    pad = np.zeros(size - sv.size)
+    return np.concatenate([pad, sv**2]), np.concatenate([pad, sv])
+
+
+class TorchRecorder:
+    """Record the spectra of a module's weight matrices during the user's training loop.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The model being trained; parameters are looked up by name at each
+        record (so ``load_state_dict`` or re-assigned parameters are seen).
+    names : None, str, list of str, or callable, optional
+        Which 2-D parameters to record: None (default) every 2-D parameter
+        (``Linear``/``Embedding`` weights, attention ``in_proj_weight``, ...);
+        names as in ``module.named_parameters()``; or a predicate
+        ``f(name, parameter) -> bool`` applied to the 2-D parameters.
+    every : int, >= 1
+        Record when the optimiser-step count is a multiple of ``every``.
+    gram : {"WtW", "WWt"}
+        X = WᵀW (k eigenvalues for W of shape (m, k)) or WWᵀ (m eigenvalues).
+    record_weights : bool
+        Also keep a float64 copy of each matrix at each record (``Harvest.weights``).
+    out : path, optional
+        Stream every record to this HDF5 file (module docstring); must not exist
+        unless ``overwrite=True``.
+    lr, batch_size : float > 0, int >= 1, optional
+        Stored in ``Harvest.params`` (so the temperature α/|B| is known downstream).
+    seed : None, int, SeedSequence or {"entropy", "spawn_key"} dict, optional
+        The seed the user trained with, stored (not applied) as ``Harvest.seed``.
+    initial : bool
+        Record step 0 now (default), i.e. the weights as the recorder is built.
+    device : str or torch.device or None
+        Where the SVD runs: "cpu" (default; float64 everywhere) or None for the
+        parameter's own device (fast for large matrices on a GPU that has float64).
+    overwrite : bool
+        Replace an existing ``out`` file.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument: a non-module, unknown / non-2-D / repeated names,
+        ``every`` < 1, an unknown ``gram``, an existing ``out``.
+
+    Examples
+    --------
+    >>> import torch                                  # doctest: +SKIP
+    >>> net = torch.nn.Linear(8, 4)                   # doctest: +SKIP
+    >>> rec = TorchRecorder(net, every=2)             # doctest: +SKIP
+    >>> rec.harvest("weight").eigenvalues.shape       # doctest: +SKIP
+    (1, 1, 8)
+    """
+
+    def __init__(self, module, names=None, every: int = 1, gram: str = "WtW", record_weights: bool = False,
+                 out=None, *, lr=None, batch_size=None, seed=None, initial: bool = True, device="cpu",
+                 overwrite: bool = False):
+        torch = _torch()
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(f"`module` must be a torch.nn.Module, got {type(module).__name__}")
+        self.module = module
+        self.names = _select(module, names)
+        self.every = v.integer("every", every, minimum=1)
+        self.gram = v.one_of("gram", gram, ("WtW", "WWt"))
+        for flag, value in (("record_weights", record_weights), ("initial", initial), ("overwrite", overwrite)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"`{flag}` must be True or False, got {type(value).__name__}")
+        self.record_weights = bool(record_weights)
+        try:
+            self._device = None if device is None else torch.device(device)
+        except (TypeError, RuntimeError):
+            raise ValueError(f"`device` must be None or a torch device such as 'cpu', got {device!r}") from None
+        params = {n: module.get_parameter(n) for n in self.names}
+        self.shapes = {n: tuple(int(s) for s in p.shape) for n, p in params.items()}
+        self.dtypes = {n: str(p.dtype).removeprefix("torch.") for n, p in params.items()}
+        self.meta = {"module": type(module).__name__, "names": self.names,
+                     "shapes": {n: list(s) for n, s in self.shapes.items()}, "dtypes": self.dtypes,
+                     "every": self.every, "gram": self.gram, "record_weights": self.record_weights,
+                     "seed": _seed_record(seed)}
+        if lr is not None:
+            self.meta["lr"] = v.positive("lr", lr)
+        if batch_size is not None:
+            self.meta["batch_size"] = v.integer("batch_size", batch_size, minimum=1)
+        self.updates = 0              # optimiser steps counted so far
+        self.diverged_step = None     # update count at which a non-finite value was seen
+        self._pending_floats: list[float] = []
+        self._pending_tensors: list = []
+        self._hook = None
+        self._closed = False
+        self._store = None
+        self._mem = None
+        if out is not None:
+            self._store = _Store(os.fspath(out), self.meta, self.shapes, self.gram, self.record_weights, overwrite)
+            self.out = self._store.path
+        else:
+            self.out = None
+            self._mem = {"steps": [], "loss": [], "ev": {n: [] for n in self.names},
+                         "sv": {n: [] for n in self.names}, "w": {n: [] for n in self.names}}
+        if initial:
+            self.record()
+
+    # -- counting ------------------------------------------------------------------------------
+    def step(self, loss=None) -> bool:
+        """Count one optimiser step (call it after ``optimizer.step()``); record on multiples of ``every``.
+
+        ``loss`` (optional, a real number or a one-element tensor) is the batch
+        loss of this step. Returns True when a record was made.
+        """
+        self._check_open("step")
+        if self._hook is not None:
+            raise RuntimeError("`step`: this recorder is attached to an optimizer, which already counts its "
+                               "steps; pass losses with note_loss(loss) instead, or detach() first")
+        self.note_loss(loss)
+        return self._tick()
+
+    def attach(self, optimizer):
+        """Count the steps of ``optimizer`` through a step post-hook, so the loop needs no change.
+
+        Losses are not visible to the hook: pass them with :meth:`note_loss` if
+        they should be recorded. Returns ``self``.
+        """
+        torch = _torch()
+        self._check_open("attach")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"`optimizer` must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if self._hook is not None:
+            raise ValueError("`optimizer`: this recorder is already attached to an optimizer; detach() first")
+        self._hook = optimizer.register_step_post_hook(lambda opt, args, kwargs: self._tick())
+        return self
+
+    def note_loss(self, loss) -> None:
+        """Hand over a batch loss; the next record stores the mean of those received since the last one."""
+        if loss is None:
+            return
+        self._check_open("note_loss")
+        torch = _torch()
+        if isinstance(loss, torch.Tensor):
+            if loss.numel() != 1:
+                raise ValueError(f"`loss` must be a scalar (one-element) tensor, got shape {tuple(loss.shape)}")
+            if loss.is_complex() or loss.dtype == torch.bool:
+                raise TypeError(f"`loss` must be a real tensor, got dtype {loss.dtype}")
+            self._pending_tensors.append(loss.detach().reshape(()))  # read at the record: no sync per step
+        elif isinstance(loss, numbers.Real) and not isinstance(loss, (bool, np.bool_)):
+            self._pending_floats.append(float(loss))
+        else:
+            raise TypeError(f"`loss` must be a real number or a scalar tensor, got {type(loss).__name__}")
+
+    def _tick(self) -> bool:
+        self._check_open("step")
+        self.updates += 1
+        if self.updates % self.every:
+            return False
+        return self.record()
+
+    # -- recording -----------------------------------------------------------------------------
+    def record(self, loss=None) -> bool:
+        """Record the spectra now, at the current step count (replacing a record already made at it).
+
+        Returns False (and records nothing) once the run has diverged.
+        """
+        self._check_open("record")
+        self.note_loss(loss)
+        if self.diverged_step is not None:
+            self._pending_floats.clear()
+            self._pending_tensors.clear()
+            return False
+        torch = _torch()
+        mean_loss, given = self._take_loss(torch)
+        spectra = {}
+        with torch.no_grad():
+            for name in self.names:
+                p = self.module.get_parameter(name)
+                if tuple(p.shape) != self.shapes[name]:
+                    raise ValueError(f"`names`: parameter {name!r} changed shape from {self.shapes[name]} to "
+                                     f"{tuple(p.shape)}; build a new recorder")
+                w = p.detach().to(device=self._device or p.device, dtype=torch.float64, copy=True)
+                if not bool(torch.isfinite(w).all()):
+                    return self._diverge(f"parameter {name!r} has non-finite entries")
+                sv = torch.linalg.svdvals(w).cpu().numpy()
+                m, k = self.shapes[name]
+                ev, svs = _spectra(sv, m, k, self.gram)
+                spectra[name] = (ev, svs, w.cpu().numpy() if self.record_weights else None)
+        if given and not math.isfinite(mean_loss):
+            return self._diverge(f"the loss is {mean_loss}")
+        self._write(self.updates, mean_loss, spectra)
+        return True
+
+    def _take_loss(self, torch) -> tuple[float, bool]:
+        """Mean of the pending losses (one host copy for all tensors; NaN if none) and whether any came."""
+        values = list(self._pending_floats)
+        if self._pending_tensors:
+            stacked = torch.stack([t.to(self._pending_tensors[0].device) for t in self._pending_tensors])
+            values.extend(stacked.to("cpu", torch.float64).numpy().tolist())
+        self._pending_floats.clear()
+        self._pending_tensors.clear()
+        return (float(np.mean(values)), True) if values else (math.nan, False)
+
+    def _diverge(self, why: str) -> bool:
+        self.diverged_step = self.updates
+        warnings.warn(f"TorchRecorder: {why} at optimiser step {self.updates}; recording stopped, "
+                      "earlier records are kept", RuntimeWarning, stacklevel=3)
+        if self._store is not None:
+            self._store.diverged(self.updates)
+        return False
+
+    def _write(self, step, loss, spectra):
+        if self._store is not None:
+            self._store.write(step, loss, spectra)
+            return
+        mem = self._mem
+        replace = bool(mem["steps"]) and mem["steps"][-1] == step
+        if replace:
+            if math.isnan(loss):  # a re-read without a new loss keeps the loss already recorded
+                loss = mem["loss"][-1]
+            for key in ("steps", "loss"):
+                mem[key].pop()
+            for name in self.names:
+                for key in ("ev", "sv", "w"):
+                    if mem[key][name]:
+                        mem[key][name].pop()
+        mem["steps"].append(step)
+        mem["loss"].append(loss)
+        for name, (ev, sv, w) in spectra.items():
+            mem["ev"][name].append(ev)
+            mem["sv"][name].append(sv)
+            if w is not None:
+                mem["w"][name].append(w)
+
+    # -- results -------------------------------------------------------------------------------
+    def harvest(self, name=None):
+        """The records so far: ``{name: Harvest}`` (default), one ``Harvest``, or a stacked one.
+
+        ``name`` may be a recorded parameter name (models = 1) or a list of
+        recorded names of equal shape, stacked along the models axis in that order.
+        """
+        if self._store is not None:
+            data = self._store.read() if not self._closed else _read_file(self.out)
+        else:
+            mem = self._mem
+            data = {"meta": dict(self.meta, diverged_step=self.diverged_step),
+                    "steps": np.asarray(mem["steps"], dtype=np.int64), "loss": np.asarray(mem["loss"], float),
+                    "ev": {n: np.asarray(mem["ev"][n], float) for n in self.names},
+                    "sv": {n: np.asarray(mem["sv"][n], float) for n in self.names},
+                    "w": {n: np.asarray(mem["w"][n], float) for n in self.names} if self.record_weights else None}
+        return _harvests(data, name)
+
+    @staticmethod
+    def load(out, name=None):
+        """Read a file streamed by a recorder (finished or interrupted): as :meth:`harvest`."""
+        return _harvests(_read_file(os.fspath(out)), name)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def detach(self) -> None:
+        """Remove the optimizer hook and close the ``out`` file; :meth:`harvest` still works."""
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+        if self._store is not None and not self._closed:
+            self._store.close()
+        self._closed = True
+
+    def _check_open(self, what):
+        if self._closed:
+            raise RuntimeError(f"`{what}`: this recorder has been detached; build a new one to record more")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.detach()
+        return False
+
+    def __repr__(self) -> str:
+        return (f"TorchRecorder(module={self.meta['module']}, names={len(self.names)}, every={self.every}, "
+                f"gram={self.gram!r}, updates={self.updates}, out={self.out!r})")
+
+
+# ----------------------------------------------------------------------------------- storage
+
+class _Store:
+    """The HDF5 file a recorder appends to (layout in the module docstring)."""
+
+    def __init__(self, path, meta, shapes, gram, record_weights, overwrite):
+        from ..io import _h5py, _json_default
+
+        h5py = _h5py()
+        if os.path.exists(path) and not overwrite:
+            raise ValueError(f"`out` {path!r} exists; choose a new path or pass overwrite=True")
+        self.path = path
+        self.fh = h5py.File(path, "w")
+        self.fh.attrs["meta"] = json.dumps(meta, default=_json_default)
+        self.fh.attrs["records"] = 0
+        self.fh.attrs["diverged_step"] = -1
+        self.fh.create_dataset("steps", shape=(0,), maxshape=(None,), dtype="i8", chunks=(1024,))
+        self.fh.create_dataset("loss", shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
+        # Dataset handles are cached (h5py lookups cost more than the writes) and the
+        # arrays grow by doubling; rows past attrs["records"] are never read.
+        self.rows = {"steps": self.fh["steps"], "loss": self.fh["loss"]}
+        for name, (m, k) in shapes.items():
+            grp = self.fh.create_group(f"spectra/{name}")
+            n = k if gram == "WtW" else m
+            rows = max(1, min(1024, 2**16 // n))  # ~512 KiB chunks
+            for key in ("eigenvalues", "singular_values"):
+                self.rows[name, key] = grp.create_dataset(key, shape=(0, n), maxshape=(None, n), dtype="f8",
+                                                          chunks=(rows, n))
+            if record_weights:
+                self.rows[name, "weights"] = grp.create_dataset("weights", shape=(0, m, k), maxshape=(None, m, k),
+                                                                dtype="f8", chunks=(1, m, k))
+        self.records, self.capacity, self.last_step, self.last_loss = 0, 0, None, math.nan
+        self.fh.flush()
+
+    def write(self, step, loss, spectra):
+        r = self.records
+        if r and self.last_step == step:  # a second record at this step replaces the first
+            r -= 1
+            if math.isnan(loss):
+                loss = self.last_loss
+        if r >= self.capacity:
+            self.capacity = max(16, 2 * self.capacity)
+            for ds in self.rows.values():
+                ds.resize(self.capacity, axis=0)
+        self.rows["steps"][r] = step
+        self.rows["loss"][r] = loss
+        for name, (ev, sv, w) in spectra.items():
+            self.rows[name, "eigenvalues"][r] = ev
+            self.rows[name, "singular_values"][r] = sv
+            if w is not None:
+                self.rows[name, "weights"][r] = w
+        # `records` last: a crash before this line leaves the previous records consistent.
+        self.records, self.last_step, self.last_loss = r + 1, step, loss
+        self.fh.attrs["records"] = self.records
+        self.fh.flush()
+
+    def diverged(self, step):
+        self.fh.attrs["diverged_step"] = step
+        self.fh.flush()
+
+    def read(self):
+        self.fh.flush()
+        return _read_handle(self.fh)
+
+    def close(self):
+        if self.fh.id.valid:
+            self.fh.close()
+
+
+def _read_file(path):
+    from ..io import _h5py
+
+    if not os.path.exists(path):
+        raise ValueError(f"`out` {path!r} does not exist")
+    with _h5py().File(path, "r") as fh:
+        if "meta" not in fh.attrs or "records" not in fh.attrs:
+            raise ValueError(f"`out` {path!r} is not a file written by TorchRecorder")
+        return _read_handle(fh)
+
+
+def _read_handle(fh):
+    meta = json.loads(fh.attrs["meta"])
+    r = int(fh.attrs["records"])
+    diverged = int(fh.attrs["diverged_step"])
+    meta["diverged_step"] = None if diverged < 0 else diverged
+    names = meta["names"]
+    return {"meta": meta, "steps": fh["steps"][:r].astype(np.int64), "loss": fh["loss"][:r],
+            "ev": {n: fh["spectra"][n]["eigenvalues"][:r] for n in names},
+            "sv": {n: fh["spectra"][n]["singular_values"][:r] for n in names},
+            "w": {n: fh["spectra"][n]["weights"][:r] for n in names} if meta["record_weights"] else None}
+
+
+def _harvests(data, name):
+    meta = data["meta"]
+    names = meta["names"]
+    if data["steps"].size == 0:
+        raise ValueError("the recorder holds no records yet (it was built with initial=False); "
+                         "call step() or record() first")
+    if name is None:
+        return {n: _one(data, [n]) for n in names}
+    if isinstance(name, str):
+        group = [name]
+    else:
+        try:
+            group = list(name)
+        except TypeError:
+            raise TypeError(f"`name` must be None, a recorded parameter name or a list of them, "
+                            f"got {type(name).__name__}") from None
+        if not group:
+            raise ValueError("`name` must list at least one recorded parameter")
+    for n in group:
+        if n not in names:
+            raise ValueError(f"`name`: {n!r} was not recorded; recorded parameters are: {', '.join(names)}")
+    shapes = {tuple(meta["shapes"][n]) for n in group}
+    if len(shapes) > 1:
+        raise ValueError(f"`name`: stacked parameters must have one shape, got {sorted(shapes)}")
+    return _one(data, group)
+
+
+def _one(data, group) -> Harvest:
+    meta = data["meta"]
+    models = len(group)
+    params = {"every": meta["every"], "shape": list(meta["shapes"][group[0]]), "dtype": meta["dtypes"][group[0]],
+              "module": meta["module"], "names": list(group), "models": models}
+    for key in ("lr", "batch_size", "diverged_step"):
+        if meta.get(key) is not None:
+            params[key] = meta[key]
+    weights = None
+    if data["w"] is not None:
+        weights = np.stack([data["w"][n] for n in group])
+    return Harvest(
+        model=group[0] if models == 1 else "+".join(group),
+        eigenvalues=np.stack([data["ev"][n] for n in group]),
+        singular_values=np.stack([data["sv"][n] for n in group]),
+        loss=np.tile(np.asarray(data["loss"], float), (models, 1)),
+        steps=np.asarray(data["steps"], dtype=np.int64), params=params, seed=dict(meta["seed"]),
+        model_ids=np.arange(models, dtype=np.int64), weights=weights, gram=meta["gram"])
