@@ -1,0 +1,447 @@
+"""Paper 4's two-hidden-layer tanh teacher–student network, whose phase diagram is mapped by SGD.
+
+Protocol (Park, Lucini, Aarts, arXiv:2509.01349; SCIENCE.md §6 "Phase diagram, paper 4"):
+
+* network y = Z tanh(W tanh(M x)) with input x ∈ ℝ³ (``n_in``), M (32×3, ``n_mid×n_in``),
+  W (16×32, ``n_hidden×n_mid``) and Z (1×16); M and Z are fixed and shared by teacher and
+  student, only the student's W is trained;
+* teacher: M ~ N(0, 1/n_in), W_t ~ N(0, 1/n_mid), Z ~ N(0, 1/n_hidden) entrywise;
+  student: W(0) ~ N(0, σ_W²/n_mid) entrywise (σ_W = ``sigma_w``; σ_W = 1 is the teacher's scale);
+* data: x ~ N(0, 1_{n_in}), labels y = teacher(x) (noise-free); a fixed dataset of
+  1000·|B| samples (``epoch_batches`` batches) swept in order, batch b = samples
+  b|B| … (b+1)|B|−1, the same batches every epoch;
+* loss: the mean squared error of PyTorch's ``MSELoss`` (no factor ½), mean over the batch,
+  L_B(W) = (1/|B|) Σ_{n∈B} (ŷ_n − y_n)²; plain SGD W ← W − α ∇_W L_B.
+
+Per-sample gradient (exact backpropagation through both tanh layers), with
+h = tanh(M x) (fixed: precomputed once per model), t = tanh(W h), e = Z t − y:
+
+    G_n = ∂(ŷ_n − y_n)²/∂W = 2 e_n [Z ⊙ (1 − t_n²)] h_nᵀ,      W ← W − α mean_{n∈B} G_n.
+
+The recorded spectrum is that of X = WWᵀ (16 eigenvalues, ``GRAM = "WWt"``) and the
+singular values of W. The phases (:func:`classify_regime`) are read from their
+dynamics: ordered (learns the teacher), high-temperature (T = α/|B| large:
+eigenvalues grow without bound) and jammed (σ_W² large: tanh saturates and the
+features stay frozen at their initial scale).
+
+Random streams: each model is an independent run with its *own* teacher (the
+papers' "independent runs" average over the disorder too). Model i draws,
+from its own stream and in this order, M (n_mid×n_in), W_t (n_hidden×n_mid),
+Z (n_hidden), the student's W(0) (n_hidden×n_mid), then the inputs x (S×n_in).
+Training itself draws nothing (the batches are swept in order), so results do
+not depend on the thread count.
+
+Divergence: the outputs are bounded, |ŷ|, |y| ≤ Σ_j |Z_j| (≈ 3 for Z ~ N(0, 1/16)),
+so the batch loss stays below ≈ 40 and the papers' threshold of 100 is practically
+never reached; a model whose batch loss exceeds it (or turns non-finite) is
+stopped and flagged, as in :mod:`.teacher_student`.
+
+Numerics: the compiled code evaluates tanh with arithmetic only (:func:`_tanh`,
+|error| ≤ 6e-16 against ``numpy.tanh``), so that the loop over the 16 hidden
+units runs in SIMD lanes; the features h = tanh(M x) and labels are computed once
+per model, in parallel, by the same function. :func:`per_sample_gradients` uses
+``numpy.tanh``; the two agree to ~1e-15.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from numba import prange
+
+from .. import _validate as v
+from .._jit import njit
+from ._loop import check_common, replay_init, run_ensemble
+
+__all__ = ["phase_network", "per_sample_gradients", "classify_regime", "Regimes", "GRAM", "REGIMES"]
+
+GRAM = "WWt"
+NAME = "phase-network"
+REGIMES = ("ordered", "high-temperature", "jammed")
+
+
+def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int = 4, models: int = 10,
+                  steps: int = 100_000, record_every: int = 1000, seed=0, n_in: int = 3, n_mid: int = 32,
+                  n_hidden: int = 16, epoch_batches: int = 1000, divergence_loss: float = 100.0, out=None,
+                  resume: bool = False, progress: bool | None = None, record_weights: bool = True):
+    """Train an ensemble of paper 4's networks y = Z tanh(W tanh(M x)) by SGD on W only.
+
+    Parameters
+    ----------
+    lr, batch_size : float, int
+        Learning rate α > 0 and batch size |B| ≥ 1 (paper: |B| = 4; α and σ_W over 2⁻³…2⁸).
+    sigma_w : float
+        Student initial scale σ_W > 0: W(0) entries ~ N(0, σ_W²/n_mid).
+    models, steps, record_every : int
+        Independent models (own teacher, data and init each), SGD updates, updates between records.
+    seed : int, SeedSequence or Generator
+    n_in, n_mid, n_hidden : int
+        Layer widths (3, 32, 16): M is n_mid×n_in, W is n_hidden×n_mid, Z is 1×n_hidden.
+    epoch_batches : int
+        Batches in the fixed dataset (1000: the dataset has 1000·|B| samples).
+    divergence_loss : float
+        A model whose batch loss exceeds this (or is not finite) is stopped and flagged.
+    out : path, optional
+        Stream records to this HDF5 file (``resume=True`` continues an interrupted run).
+
+    Returns
+    -------
+    Harvest
+        ``eigenvalues`` of X = WWᵀ and ``singular_values`` of W, (models, records, n_hidden),
+        ascending; ``weights`` (models, records, n_hidden, n_mid); ``loss`` the mean batch
+        MSE since the previous record (record 0: the first batch, before any update).
+
+    See Also
+    --------
+    classify_regime : ordered / high-temperature / jammed label of every model.
+    per_sample_gradients : the gradients G_n behind each update, for drift and noise estimates.
+
+    References
+    ----------
+    C. Park, B. Lucini, G. Aarts, arXiv:2509.01349.
+
+    Examples
+    --------
+    >>> h = phase_network(lr=0.125, sigma_w=1.0, models=2, steps=200, record_every=100, progress=False)
+    >>> h.eigenvalues.shape  # (models, records at updates 0, 100, 200, eigenvalues of WWᵀ)
+    (2, 3, 16)
+    """
+    lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
+    params = {
+        "lr": lr, "batch_size": batch_size, "sigma_w": v.positive("sigma_w", sigma_w),
+        "n_in": v.integer("n_in", n_in, minimum=1), "n_mid": v.integer("n_mid", n_mid, minimum=1),
+        "n_hidden": v.integer("n_hidden", n_hidden, minimum=1),
+        "epoch_batches": v.integer("epoch_batches", epoch_batches, minimum=1),
+        "divergence_loss": v.positive("divergence_loss", divergence_loss),
+    }
+    per_model = 8 * batch_size * epoch_batches * (n_mid + n_in + 1)  # bytes of features h, inputs x, labels y
+    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
+                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
+                        block_models=max(1, int(2e8 // per_model)), record_weights=record_weights)
+
+
+def teacher_of(params, gen):
+    """One model's fixed layers and teacher, the first draws of its stream: (M, W_t, Z)."""
+    n_in, n_mid, n_hidden = params["n_in"], params["n_mid"], params["n_hidden"]
+    M = gen.standard_normal((n_mid, n_in)) / math.sqrt(n_in)
+    Wt = gen.standard_normal((n_hidden, n_mid)) / math.sqrt(n_mid)
+    Z = gen.standard_normal(n_hidden) / math.sqrt(n_hidden)
+    return M, Wt, Z
+
+
+def init(params, gens):
+    """Fixed layers, features h = tanh(M x), labels and initial W of every model (stream order: module docstring).
+
+    ``data``: ``H`` (models, S, n_mid) the features, ``y`` (models, S) the labels, ``Z``
+    (models, n_hidden) and the teacher ``Wt`` (models, n_hidden, n_mid); ``state``: ``W``.
+    """
+    count = len(gens)
+    n_in, n_mid, n_hidden = params["n_in"], params["n_mid"], params["n_hidden"]
+    size = params["batch_size"] * params["epoch_batches"]
+    Ms = np.empty((count, n_mid, n_in))
+    Zs = np.empty((count, n_hidden))
+    Wts = np.empty((count, n_hidden, n_mid))
+    W = np.empty((count, n_hidden, n_mid))
+    x = np.empty((count, size, n_in))
+    for i, g in enumerate(gens):
+        Ms[i], Wts[i], Zs[i] = teacher_of(params, g)
+        W[i] = g.standard_normal((n_hidden, n_mid)) * (params["sigma_w"] / math.sqrt(n_mid))
+        x[i] = g.standard_normal((size, n_in))
+    # M is fixed, so the first layer's features are computed once per model, not once per step.
+    H = np.empty((count, size, n_mid))
+    y = np.empty((count, size))
+    _features(x, Ms, Wts, Zs, H, y)
+    return {"H": H, "y": y, "Z": Zs, "Wt": Wts}, {"W": W}
+
+
+@njit(parallel=True)
+def _features(x, M, Wt, Z, H, y):
+    """H = tanh(M x) and teacher labels y = Z tanh(W_t H) for every model and sample (written in place)."""
+    models, size, n_in = x.shape
+    n_hidden, n_mid = Wt.shape[1], Wt.shape[2]
+    for m in prange(models):
+        for n in range(size):
+            for i in range(n_mid):
+                s = 0.0
+                for a in range(n_in):
+                    s += M[m, i, a] * x[m, n, a]
+                H[m, n, i] = _tanh(s)
+            out = 0.0
+            for j in range(n_hidden):
+                s = 0.0
+                for i in range(n_mid):
+                    s += Wt[m, j, i] * H[m, n, i]
+                out += Z[m, j] * _tanh(s)
+            y[m, n] = out
+
+
+def advance(data, state, gens, n_steps, params):
+    """``n_steps`` SGD updates of every model (see :mod:`coulombgas.training._loop`)."""
+    return _advance(data["H"], data["y"], data["Z"], state["W"], state["step"], state["diverged"], n_steps,
+                    params["lr"], params["batch_size"], params["divergence_loss"])
+
+
+@njit
+def _tanh(x):
+    """tanh x from arithmetic alone (no libm call, so a loop of it vectorises); |error| < 1e-15.
+
+    With q = 2x/64 (x clamped to ±20, where tanh rounds to ±1), a = e^q − 1 by its Taylor
+    series to q¹⁶ (|q| ≤ 0.625: truncation < 2e-18 relative), then six doublings
+    e^{2z} − 1 = a(2 + a) turn it into a = e^{2x} − 1, and tanh x = a/(a + 2). The doubling
+    map does not amplify relative errors where they matter (|x| ≲ 1) and keeps the sign and
+    zero of x; NaN passes through. Against numpy.tanh: |error| ≤ 6e-16 (tests).
+    """
+    v = 2.0 * x
+    if v > 40.0:
+        v = 40.0
+    elif v < -40.0:
+        v = -40.0
+    q = v * (1.0 / 64.0)
+    p = _EXPM1_TAYLOR[0]
+    for c in _EXPM1_TAYLOR[1:]:
+        p = c + q * p
+    a = q * p
+    for _ in range(6):
+        a = a * (2.0 + a)
+    return a / (a + 2.0)
+
+
+#: 1/16!, 1/15!, …, 1/2!, 1: Horner coefficients of (e^q − 1)/q.
+_EXPM1_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(16, 0, -1))
+
+
+@njit(parallel=True)
+def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit):
+    """SGD on W of y = Z tanh(W h), h = H[m, n] fixed; MSE without ½. Inputs are validated by the caller."""
+    models, size, n_mid = H.shape
+    n_hidden = W.shape[1]
+    batches = size // bs
+    loss_out = np.zeros(models)
+    for m in prange(models):
+        if diverged[m] != 0:
+            loss_out[m] = np.nan
+            continue
+        w = W[m].copy()  # contiguous private copies: a few allocations per call, none per step
+        z = Z[m].copy()
+        d = np.empty((bs, n_hidden))
+        total = 0.0
+        for it in range(max(n_steps, 1)):
+            start = (step[m] % batches) * bs
+            hb = H[m, start:start + bs]
+            # Pre-activations W h_b, four samples at a time: four independent reductions share
+            # every load of w (1.4× faster than one sample at a time).
+            for b0 in range(0, bs - 3, 4):
+                h0, h1, h2, h3 = hb[b0], hb[b0 + 1], hb[b0 + 2], hb[b0 + 3]
+                for j in range(n_hidden):
+                    s0 = s1 = s2 = s3 = 0.0
+                    for k in range(n_mid):
+                        wjk = w[j, k]
+                        s0 += wjk * h0[k]
+                        s1 += wjk * h1[k]
+                        s2 += wjk * h2[k]
+                        s3 += wjk * h3[k]
+                    d[b0, j], d[b0 + 1, j], d[b0 + 2, j], d[b0 + 3, j] = s0, s1, s2, s3
+            for b in range(bs - bs % 4, bs):
+                for j in range(n_hidden):
+                    s0 = 0.0
+                    for k in range(n_mid):
+                        s0 += w[j, k] * hb[b, k]
+                    d[b, j] = s0
+            batch_loss = 0.0
+            for b in range(bs):
+                for j in range(n_hidden):  # a loop of its own, so that _tanh runs in SIMD lanes
+                    d[b, j] = _tanh(d[b, j])
+                yhat = 0.0
+                for j in range(n_hidden):
+                    yhat += z[j] * d[b, j]
+                e = yhat - y[m, start + b]
+                batch_loss += e * e
+                for j in range(n_hidden):  # backprop: ∂(e²)/∂(W h)_j = 2 e z_j (1 − t_j²)
+                    t = d[b, j]
+                    d[b, j] = e * z[j] * (1.0 - t * t)
+            batch_loss /= bs
+            total += batch_loss
+            if n_steps == 0:
+                break
+            if not (batch_loss <= limit):  # also catches NaN
+                diverged[m] = step[m] + 1
+                break
+            c = 2.0 * lr / bs  # the 2 of ∂(e²)/∂e, the mean over the batch
+            for b0 in range(0, bs - 3, 4):
+                h0, h1, h2, h3 = hb[b0], hb[b0 + 1], hb[b0 + 2], hb[b0 + 3]
+                for j in range(n_hidden):
+                    c0, c1, c2, c3 = c * d[b0, j], c * d[b0 + 1, j], c * d[b0 + 2, j], c * d[b0 + 3, j]
+                    for k in range(n_mid):
+                        w[j, k] -= c0 * h0[k] + c1 * h1[k] + c2 * h2[k] + c3 * h3[k]
+            for b in range(bs - bs % 4, bs):
+                for j in range(n_hidden):
+                    cj = c * d[b, j]
+                    for k in range(n_mid):
+                        w[j, k] -= cj * hb[b, k]
+            step[m] += 1
+        W[m] = w
+        loss_out[m] = total / max(n_steps, 1) if diverged[m] == 0 else np.nan
+    return loss_out
+
+
+def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
+    """Per-sample MSE gradients G_n = 2 e_n [Z ⊙ (1 − t_n²)] h_nᵀ at recorded weights.
+
+    Returns ``(W, G)``: W (models, n_hidden, n_mid) the weights at ``record`` and G
+    (models, S, n_hidden, n_mid) the gradients of (ŷ_n − y_n)² with respect to W over
+    the first S = ``samples`` samples (default: the whole dataset) of each model's
+    own training set, so that one SGD update is W ← W − α mean_{n∈B} G_n. The
+    datasets are regenerated from the harvest's seed.
+    """
+    if harvest.weights is None:
+        raise ValueError("the harvest has no weights (train with record_weights=True)")
+    records = harvest.weights.shape[1]
+    record = v.integer("record", record, minimum=-records, maximum=records - 1)
+    size = harvest.params["batch_size"] * harvest.params["epoch_batches"]
+    if samples is not None:
+        samples = v.integer("samples", samples, minimum=1, maximum=size)
+    data, _ = replay_init(init, harvest)
+    W = harvest.weights[:, record]
+    H, y, Z = data["H"][:, :samples], data["y"][:, :samples], data["Z"]
+    t = np.tanh(np.einsum("mjk,mnk->mnj", W, H))
+    e = np.einsum("mnj,mj->mn", t, Z) - y
+    delta = 2.0 * e[..., None] * Z[:, None, :] * (1.0 - t * t)
+    return W, np.einsum("mnj,mnk->mnjk", delta, H)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Regimes:
+    """Per-model phase labels of a :func:`phase_network` harvest, with the statistics behind them.
+
+    Arrays run over ``model_ids`` (ascending; diverged models included, their
+    statistics NaN). ``labels`` holds one of :data:`REGIMES` per model.
+    """
+
+    model_ids: np.ndarray
+    labels: np.ndarray
+    loss_ratio: np.ndarray
+    growth: np.ndarray
+    exponent: np.ndarray
+    movement: np.ndarray
+    thresholds: dict
+
+    def counts(self) -> dict:
+        """Number of models in each regime."""
+        return {name: int(np.sum(self.labels == name)) for name in REGIMES}
+
+    def fraction(self, regime: str) -> float:
+        """Fraction of the models labelled ``regime``."""
+        v.one_of("regime", regime, REGIMES)
+        return float(np.mean(self.labels == regime))
+
+
+def classify_regime(harvest, *, exponent_min: float = 0.25, growth_max: float = 16.0,
+                    loss_ratio_max: float = 0.01, movement_max: float = 0.1,
+                    late_fraction: float = 0.1) -> Regimes:
+    """Label every model of a :func:`phase_network` run ordered, high-temperature or jammed.
+
+    The labels follow the dynamics of the eigenvalues λ_i(t) of X = WWᵀ
+    (arXiv:2509.01349), read from four statistics per model:
+
+    * growth exponent p = Δ ln λ̄ / Δ ln t of the mean eigenvalue λ̄ = tr X / n over the
+      second half of the run (first record at t ≥ t_end/2 to the last record);
+    * growth g = λ̄(t_end) / max(λ̄(0), λ̄_teacher), the mean eigenvalue in units of the
+      larger of its initial value and the teacher's (tr W_tW_tᵀ / n, ≈ 1);
+    * loss ratio r = (mean batch loss over the last ``late_fraction`` of the records) /
+      (loss over the whole dataset at W(0), recomputed exactly from the replayed data);
+    * movement μ = median_i |ln(λ_i(t_end)/λ_i(0))|, how far the spectrum left its start.
+
+    Rules, in this order:
+
+    1. diverged (flagged by the run), or g ≥ ``growth_max``, or p ≥ ``exponent_min`` and
+       g > 1: **high-temperature** (the eigenvalues grow without bound: far beyond every
+       scale of the problem, or still rising as a power of t above both the initial and
+       the teacher scale);
+    2. r ≤ ``loss_ratio_max``: **ordered** (the student learnt the teacher, spectrum settled);
+    3. μ ≤ ``movement_max``: **jammed** (loss stays high, spectrum frozen at its start);
+    4. otherwise **high-temperature** (the loss does not fall while the eigenvalues wander).
+
+    Why these thresholds (measured with the defaults of :func:`phase_network` over
+    lr, σ_W ∈ 2⁻³…2⁸, 10⁵ updates): a settled spectrum has |p| < 0.05 and a noise-driven
+    one p ≈ 0.4–0.7 (a random walk slowed by tanh saturation; free diffusion would give
+    p = 1), so 0.25 splits the gap; an ordered student approaching the teacher from a
+    small σ_W also has p ≈ 0.2 but g < 1, hence the condition g > 1. At the largest
+    lr the first updates already throw W to saturation (g ≈ 10³–10⁵) and the growth
+    then slows (p can be < 0.25 early on); ordered runs never exceed g ≈ 6, so
+    g ≥ 16 (singular values 4× the larger of the initial and teacher scales) is a
+    run-away spectrum whatever its current slope. Learning runs
+    reach r ≈ 10⁻⁴–2·10⁻³ within 10⁴–10⁵ updates (σ_W ≤ 2³, lr ≤ 1), while from
+    σ_W ≈ 2⁴ on the loss creeps down slowly through the few unsaturated units
+    (r ≈ 0.01 at σ_W = 2⁴, 0.03–0.08 at 2⁶, 0.1–0.7 at 2⁸, still falling):
+    "learnt" means the loss fell by two orders of magnitude. Jammed spectra move by
+    μ ≈ 0.01–0.05 (their relative updates are suppressed by tanh′ ≈ 0), so 0.1 is
+    their ceiling. Labels near the boundaries depend on the run length: these are
+    dynamical regimes of a finite run, not equilibrium phases (e.g. at lr = σ_W = 2⁸
+    the noise is still unjamming the spectra after 10⁵ updates).
+
+    With W(0) ~ N(0, σ_W²/n_mid) the jammed regime appears from σ_W ≈ 2⁴ (lr ≤ 1,
+    10⁵ updates), not at σ_W² > 1/2 as SCIENCE.md §6 summarises paper 4; at σ_W = 1
+    (the teacher's own scale) students learn. Whether the paper's σ_W carries the
+    1/n_mid could not be checked (only its abstract is available).
+
+    Parameters
+    ----------
+    harvest : Harvest
+        From :func:`phase_network`, with at least 3 records.
+    exponent_min, growth_max, loss_ratio_max, movement_max : float
+        The thresholds above (> 0).
+    late_fraction : float in (0, 1]
+        Fraction of the records averaged for the late loss.
+
+    Returns
+    -------
+    Regimes
+    """
+    if getattr(harvest, "model", None) != NAME:
+        raise ValueError(f"`harvest` must come from phase_network (model {NAME!r}), "
+                         f"got {getattr(harvest, 'model', type(harvest).__name__)!r}")
+    exponent_min = v.positive("exponent_min", exponent_min)
+    growth_max = v.positive("growth_max", growth_max)
+    loss_ratio_max = v.positive("loss_ratio_max", loss_ratio_max)
+    movement_max = v.positive("movement_max", movement_max)
+    late_fraction = v.positive("late_fraction", late_fraction)
+    if late_fraction > 1:
+        raise ValueError(f"`late_fraction` must be in (0, 1], got {late_fraction:g}")
+    if harvest.records < 3:
+        raise ValueError(f"`harvest` must hold at least 3 records to classify, got {harvest.records}")
+    steps = np.asarray(harvest.steps, dtype=float)
+    mid = int(np.searchsorted(steps, 0.5 * steps[-1]))
+    mid = min(max(mid, 1), harvest.records - 2)
+
+    data, state = replay_init(init, harvest)
+    W0, H, y, Z = state["W"], data["H"], data["y"], data["Z"]
+    loss0 = np.mean((np.einsum("mnj,mj->mn", np.tanh(np.einsum("mjk,mnk->mnj", W0, H)), Z) - y) ** 2, axis=1)
+    teacher = np.einsum("mjk,mjk->m", data["Wt"], data["Wt"]) / harvest.n
+
+    ev = harvest.eigenvalues
+    mean_ev = ev.mean(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.log(mean_ev[:, -1] / mean_ev[:, mid]) / np.log(steps[-1] / steps[mid])
+        growth = mean_ev[:, -1] / np.maximum(mean_ev[:, 0], teacher)
+        late = harvest.loss[:, -max(1, int(round(late_fraction * harvest.records))):].mean(axis=1)
+        loss_ratio = late / loss0
+        movement = np.median(np.abs(np.log(ev[:, -1] / ev[:, 0])), axis=-1)
+
+    labels = np.full(harvest.models, "high-temperature", dtype=object)
+    hot = (growth >= growth_max) | ((exponent >= exponent_min) & (growth > 1.0))
+    learnt = ~hot & (loss_ratio <= loss_ratio_max)
+    labels[learnt] = "ordered"
+    labels[~hot & ~learnt & (movement <= movement_max)] = "jammed"
+
+    ids = np.concatenate([harvest.model_ids, harvest.diverged_ids]).astype(np.int64)
+    nan = np.full(len(harvest.diverged_ids), np.nan)
+    order = np.argsort(ids, kind="stable")
+    stack = lambda a: np.concatenate([a, nan])[order]  # noqa: E731
+    all_labels = np.concatenate([labels, np.full(len(harvest.diverged_ids), "high-temperature", dtype=object)])
+    return Regimes(model_ids=ids[order], labels=all_labels[order].astype(str), loss_ratio=stack(loss_ratio),
+                   growth=stack(growth), exponent=stack(exponent), movement=stack(movement),
+                   thresholds={"exponent_min": exponent_min, "growth_max": growth_max,
+                               "loss_ratio_max": loss_ratio_max,
+                               "movement_max": movement_max, "late_fraction": late_fraction})
