@@ -247,6 +247,7 @@ def train_report(harvest, out: str, *, seconds: float | None = None) -> dict:
     """Figures and summary numbers of a harvest, written into ``out`` (shared with ``compare``)."""
     from . import plots, spectra, theory
     from .io import write_json
+    from .training import degenerate_pairs
 
     summary = {"model": harvest.model, "params": harvest.params, "seed": harvest.seed,
                "models_finite": harvest.models, "models_diverged": int(len(harvest.diverged_ids)),
@@ -264,7 +265,7 @@ def train_report(harvest, out: str, *, seconds: float | None = None) -> dict:
                                                    harvest.eigenvalues, title=f"{harvest.model}: eigenvalues of X"))
         figures.append(plots.loss_figure(os.path.join(out, "loss.png"), harvest.steps, harvest.loss,
                                          title=f"{harvest.model}: loss"))
-        pairs = harvest.degenerate_pairs()
+        pairs = degenerate_pairs(harvest)
         summary["degenerate_pairs"] = pairs
         if pairs and harvest.models >= 2:
             final = harvest.final()

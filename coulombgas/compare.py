@@ -148,6 +148,7 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     """
     from .dynamics import simulate
     from .stationary import sample
+    from .training import degenerate_pairs
     from .training.drift_noise import estimate_drift_noise, gas_from_harvest
 
     func, module = _model(model)
@@ -174,7 +175,7 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     workdir = tempfile.mkdtemp(prefix=".compare-", dir=os.path.dirname(os.path.abspath(out)) if out else None)
     try:
         checks, figures, extra = [], [], {}
-        pairs = harvest.degenerate_pairs()
+        pairs = degenerate_pairs(harvest)
 
         # (b) drift and noise from per-sample gradients, on a subset of models (memory), late records.
         sub = harvest.select(np.arange(min(harvest.models, 200)))

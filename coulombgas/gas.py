@@ -169,6 +169,17 @@ class CoulombGas:
             convention="sgd", lr=lr, batch_size=batch_size, g=g_arr,
         )
 
+    @classmethod
+    def from_harvest(cls, harvest, estimate=None, **kwargs) -> "CoulombGas":
+        """The gas whose SDE has the drift and noise measured in a training harvest.
+
+        See :func:`coulombgas.training.drift_noise.gas_from_harvest` (keywords
+        ``potential``, ``gradients``, ``records``, ``beta``).
+        """
+        from .training.drift_noise import gas_from_harvest
+
+        return gas_from_harvest(harvest, estimate, **kwargs)
+
     # ------------------------------------------------------------ properties
     @property
     def temperature(self) -> float | None:

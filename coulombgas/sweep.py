@@ -158,6 +158,8 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
         if "ess" in s.diagnostics:
             row["min_ess"] = float(np.min(s.diagnostics["ess"]))
     elif task == "train":
+        from .training import degenerate_pairs
+
         func, kwargs = _model_params(params)
         h = func(seed=seed, progress=False, **kwargs)
         h.save(os.path.join(directory, "harvest.npz"))
@@ -166,7 +168,7 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
             late = h.late(0.5)
             row.update(late_mean=float(late.mean()), late_std=float(late.std()),
                        final_loss_median=float(np.median(h.loss[:, -1])))
-            pairs = h.degenerate_pairs()
+            pairs = degenerate_pairs(h)
             if pairs:
                 final = h.final()
                 S = np.stack([final[:, j] - final[:, i] for i, j in pairs], axis=-1)

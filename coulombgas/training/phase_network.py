@@ -445,3 +445,8 @@ def classify_regime(harvest, *, exponent_min: float = 0.25, growth_max: float = 
                    thresholds={"exponent_min": exponent_min, "growth_max": growth_max,
                                "loss_ratio_max": loss_ratio_max,
                                "movement_max": movement_max, "late_fraction": late_fraction})
+
+
+def degenerate_groups(harvest=None) -> list[tuple[int, ...]]:
+    """None: every model has its own random teacher, so no two modes share a fixed point."""
+    return []

@@ -30,7 +30,7 @@ from .. import _validate as v
 from .._jit import njit
 from ._loop import check_common, replay_init, run_ensemble
 
-__all__ = ["teacher_student", "per_sample_gradients", "GRAM"]
+__all__ = ["teacher_student", "per_sample_gradients", "degenerate_groups", "GRAM"]
 
 GRAM = "WtW"
 NAME = "teacher-student"
@@ -163,3 +163,8 @@ def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
     A = np.empty(a.shape[:-1] + (2, 2))
     A[..., 0, 0], A[..., 1, 1], A[..., 0, 1], A[..., 1, 0] = a[..., 0], a[..., 1], a[..., 2], a[..., 2]
     return W, np.einsum("mij,mnj,mnk->mnik", R, x, x) - A
+
+
+def degenerate_groups(harvest=None) -> list[tuple[int, ...]]:
+    """The teacher 2·1 is doubly degenerate: the two modes form one pair."""
+    return [(0, 1)]
