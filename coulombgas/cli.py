@@ -315,10 +315,12 @@ def _cmd_compare(args) -> int:
     report = compare(args.model, out=args.out, seed=args.seed, force=args.force, progress=not args.quiet,
                      scan=not args.no_scan, **kwargs)
     elapsed = time.perf_counter() - start
-    agree = sum(c["verdict"] in ("agrees", "equal-σ suffices", "two-component") for c in report.checks)
+    from collections import Counter
+
+    verdicts = Counter(c["verdict"] for c in report.checks)
     print(report.to_markdown().split("\n\nVerdict")[0])
-    print(f"\n{agree} of {len(report.checks)} checks agree; {elapsed:.1f} s; wrote {args.out}/report.md, "
-          f"summary.json and {len(report.figures)} figures")
+    print(f"\nverdicts: {', '.join(f'{k} ×{n}' for k, n in verdicts.items())}; {elapsed:.1f} s; wrote "
+          f"{args.out}/report.md, summary.json and {len(report.figures)} figures")
     return 0
 
 

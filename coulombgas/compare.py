@@ -46,6 +46,8 @@ __all__ = ["compare", "Report", "MODEL_DEFAULTS"]
 #: Per-model defaults of ``compare`` that finish in about a minute on two cores.
 MODEL_DEFAULTS = {
     "teacher-student": {"models": 1000, "steps": 5000, "record_every": 25},
+    "hidden-layer": {"models": 1000, "steps": 5000, "record_every": 25},
+    "phase-network": {"models": 20, "steps": 20000, "record_every": 200},
 }
 
 #: Settings of the linear-scaling scan: factors applied to (lr, batch_size) and, for models
@@ -146,10 +148,8 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     -------
     Report
     """
-    from .dynamics import simulate
     from .stationary import sample
     from .training import degenerate_pairs
-    from .training.drift_noise import estimate_drift_noise, gas_from_harvest
 
     func, module = _model(model)
     seed = v.integer("seed", seed, minimum=0)
@@ -177,44 +177,28 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         checks, figures, extra = [], [], {}
         pairs = degenerate_pairs(harvest)
 
-        # (b) drift and noise from per-sample gradients, on a subset of models (memory), late records.
-        sub = harvest.select(np.arange(min(harvest.models, 200)))
-        # Consecutive late records: with a fixed dataset swept in order a converged model repeats
-        # itself every epoch, so records an epoch apart carry no new information.
-        recs = np.arange(max(harvest.records // 2, harvest.records - 6), harvest.records)
-        est = estimate_drift_noise(sub, module.per_sample_gradients, records=recs)
-        gas = gas_from_harvest(sub, est)
-        extra["gas"] = gas.to_dict()
-        extra["goe_ratio"] = float(np.nanmean(est.goe_ratio))
-        extra["g"] = np.sqrt(est.g2.mean(axis=(0, 1)))
         extra["seed"] = seed
-
-        # (c) the SDE from the same initial spectra, recorded at the harvest's updates.
-        x0 = harvest.eigenvalues[:, 0]
-        ok = np.all(np.diff(x0, axis=-1) > 0, axis=-1)
-        spacing = float(np.gcd.reduce(np.diff(harvest.steps))) if harvest.records > 1 else 1.0
-        # Resolve the fastest relaxation: dt ≤ 0.05/rate, rate = max_i |∂(drift_i)/∂x_i| at the late mean.
-        rate = _stiffness(gas, harvest.late(0.5).mean(axis=(0, 1)))
-        sub_steps = max(1, int(math.ceil(spacing * rate / 0.05)))
-        dt = spacing
-        traj = simulate(gas, float(harvest.steps[-1]), dt / sub_steps, x0=x0[ok], replicas=int(ok.sum()),
-                        record_every=sub_steps, seed=seed + 1, progress=False)
-        # Simulated records at the harvest's steps (the grid is uniform up to the last record).
-        idx = np.searchsorted(traj.t, harvest.steps.astype(float) - 1e-9)
-        idx = np.clip(idx, 0, len(traj.t) - 1)
-        sim = traj.x[:, idx]
-        stat = sample(gas, 4000, seed=seed + 2)
-
-        checks += _check_means(harvest, sim, stat.x)
+        gas, sim, stationary = None, None, None
+        try:
+            gas = _matching_gas(harvest, module, extra)
+        except ValueError as exc:  # e.g. no gradient noise left at a noiseless teacher's solution
+            checks.append({"check": "Coulomb gas from drift and noise", "measured": None, "predicted": None,
+                           "statistic_name": "", "statistic": None, "verdict": "not built",
+                           "note": f"no gas matches this run: {exc}"})
+        if gas is not None:
+            sim = _simulate_from_harvest(gas, harvest, seed + 1)
+            stationary = sample(gas, 4000, seed=seed + 2).x
+            checks += _check_means(harvest, sim, stationary)
         if pairs:
-            checks += _check_pairs(harvest, pairs, sim, stat.x, gas, level, extra)
+            checks += _check_pairs(harvest, pairs, sim, stationary, gas, level, extra)
+        checks += _EXTRA_CHECKS.get(model, lambda h, e: [])(harvest, extra)
         scan_rows = []
         if scan and pairs:
             scan_rows = _scaling_scan(func, kwargs, harvest, pairs, seed)
             checks += _check_scaling(scan_rows, level)
         extra["scan"] = scan_rows
 
-        figures += _figures(workdir, harvest, sim, stat.x, pairs, extra, scan_rows)
+        figures += _figures(workdir, harvest, sim, stationary, pairs, extra, scan_rows)
         summary = {
             "model": model, "seed": seed, "models": harvest.models + len(harvest.diverged_ids),
             "diverged": int(len(harvest.diverged_ids)), "lr": harvest.lr, "batch_size": harvest.batch_size,
@@ -222,6 +206,7 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
             "checks": checks, **extra, "figures": [os.path.basename(f) for f in figures],
             "harvest": "harvest.npz", "level": level,
         }
+        summary["gas"] = gas.to_dict() if gas is not None else None
         report = Report(model=model, checks=checks, summary=summary, figures=figures, harvest=harvest, gas=gas)
         harvest.save(os.path.join(workdir, "harvest.npz"))
         write_json(os.path.join(workdir, "summary.json"), summary)
@@ -237,6 +222,47 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     finally:
         if os.path.isdir(workdir):
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _matching_gas(harvest, module, extra):
+    """(b) Drift and noise from per-sample gradients (a subset of models, consecutive late
+    records: with a fixed dataset swept in order a converged model repeats itself every
+    epoch, so records an epoch apart carry no new information), then the matching gas."""
+    from functools import partial
+
+    from .training.drift_noise import estimate_drift_noise, gas_from_harvest
+
+    weights = harvest.weights
+    size = int(np.prod(weights.shape[2:])) if weights is not None else 1
+    models = min(harvest.models, 200 if size <= 16 else 16)
+    sub = harvest.select(np.arange(models))
+    recs = np.arange(max(harvest.records // 2, harvest.records - 6), harvest.records)
+    # Per-sample gradients take models × samples × m × k floats: cap them near 1e8 bytes.
+    samples = max(64, int(1.2e7 // (models * size)))
+    dataset = harvest.params.get("batch_size", 1) * harvest.params.get("epoch_batches", 0)
+    samples = min(samples, dataset) if dataset else samples
+    est = estimate_drift_noise(sub, partial(module.per_sample_gradients, samples=samples), records=recs)
+    extra["drift_noise_models"] = models
+    extra["drift_noise_samples"] = int(est.samples)
+    extra["goe_ratio"] = float(np.nanmean(est.goe_ratio))
+    extra["g"] = np.sqrt(est.g2.mean(axis=(0, 1)))
+    return gas_from_harvest(sub, est)
+
+
+def _simulate_from_harvest(gas, harvest, seed):
+    """(c) The SDE from the harvest's initial spectra, recorded at the harvest's updates."""
+    from .dynamics import simulate
+
+    x0 = harvest.eigenvalues[:, 0]
+    ok = np.all(np.diff(x0, axis=-1) > 0, axis=-1)
+    spacing = float(np.gcd.reduce(np.diff(harvest.steps))) if harvest.records > 1 else 1.0
+    # Resolve the fastest relaxation: dt ≤ 0.05/rate, rate = max_i |∂(drift_i)/∂x_i| at the late mean.
+    rate = _stiffness(gas, harvest.late(0.5).mean(axis=(0, 1)))
+    sub_steps = max(1, int(math.ceil(spacing * rate / 0.05)))
+    traj = simulate(gas, float(harvest.steps[-1]), spacing / sub_steps, x0=x0[ok], replicas=int(ok.sum()),
+                    record_every=sub_steps, seed=seed, progress=False)
+    idx = np.clip(np.searchsorted(traj.t, harvest.steps.astype(float) - 1e-9), 0, len(traj.t) - 1)
+    return traj.x[:, idx]
 
 
 def _stiffness(gas, x):
@@ -294,8 +320,8 @@ def _check_pairs(harvest, pairs, sim, stationary, gas, level, extra):
                  "statistic_name": "KS p", "statistic": gof.pvalue, "verdict": _verdict_p(gof.pvalue, level),
                  "note": f"{s.size} normalised spacings s = S/⟨S⟩; measured column is ⟨s²⟩ (surmise: 4/π)"})
     # ⟨S⟩ of the harvest against the stationary gas built from drift and noise.
-    Sg = _pair_spacings(stationary, pairs)
-    for k, (i, j) in enumerate(pairs):
+    Sg = _pair_spacings(stationary, pairs) if stationary is not None else None
+    for k, (i, j) in enumerate(pairs if Sg is not None else []):
         z = _zscore(S[:, k].mean(), S[:, k].std(ddof=1) / math.sqrt(len(S)), Sg[:, k].mean(),
                     Sg[:, k].std(ddof=1) / math.sqrt(len(Sg)))
         rows.append({"check": f"⟨S⟩ of pair ({i},{j}): harvest vs gas from drift/noise", "measured": S[:, k].mean(),
@@ -394,10 +420,33 @@ def _figures(workdir, harvest, sim, stationary, pairs, extra, scan_rows):
         figs.append(plots.pair_density_figure(os.path.join(workdir, "density.png"), harvest, extra["pair_fits"]))
     if scan_rows:
         figs.append(plots.scaling_figure(os.path.join(workdir, "scaling.png"), scan_rows))
-    figs.append(plots.trajectories_figure(os.path.join(workdir, "trajectories.png"), harvest.steps,
-                                          harvest.eigenvalues, sim))
-    figs.append(plots.stationary_figure(os.path.join(workdir, "stationary.png"), harvest.late(0.25), stationary))
+    if sim is not None:
+        figs.append(plots.trajectories_figure(os.path.join(workdir, "trajectories.png"), harvest.steps,
+                                              harvest.eigenvalues, sim))
+        figs.append(plots.stationary_figure(os.path.join(workdir, "stationary.png"), harvest.late(0.25),
+                                            stationary))
+    else:
+        figs.append(plots.ensemble_paths_figure(os.path.join(workdir, "trajectories.png"), harvest.steps,
+                                                harvest.eigenvalues, title=f"{harvest.model}: eigenvalues of X"))
     return figs
+
+
+def _phase_checks(harvest, extra):
+    """Paper 4: which regime each network is in (ordered / high-temperature / jammed)."""
+    from .training import classify_regime
+
+    regimes = classify_regime(harvest)
+    counts = regimes.counts()
+    extra["regimes"] = counts
+    major = max(counts, key=counts.get)
+    return [{"check": "phase-network regime (eigenvalue dynamics)", "measured": f"{counts}", "predicted": None,
+             "statistic_name": "majority", "statistic": major, "verdict": major,
+             "note": "labels from classify_regime: growth exponent and size of the eigenvalues of WWᵀ, loss "
+                     "ratio, movement of the spectrum (see coulombgas.training.phase_network)"}]
+
+
+#: Model-specific checks, ``(harvest, extra) -> rows``.
+_EXTRA_CHECKS = {"phase-network": _phase_checks}
 
 
 

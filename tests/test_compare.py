@@ -97,3 +97,18 @@ def test_refuses_existing_directory_and_writes_nothing_on_bad_input(tmp_path, ca
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".compare-")]
     with pytest.raises(ValueError, match="model"):
         cg.compare("nope")
+
+
+@pytest.mark.parametrize("model, argv", [
+    ("hidden-layer", ["--models", "60", "--steps", "1000", "--set", "Z='random'", "--no-scan"]),
+    ("phase-network", ["--models", "20", "--steps", "4000", "--record-every", "200"]),
+])
+def test_every_model_runs_end_to_end(model, argv, tmp_path):
+    out = tmp_path / model
+    assert main(["compare", model, *argv, "--seed", "1", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == model and summary["checks"]
+    for name in summary["figures"] + ["report.md", "harvest.npz"]:
+        assert os.path.getsize(out / name) > 0, name
+    if model == "phase-network":
+        assert sum(summary["regimes"].values()) == 20
