@@ -8,6 +8,8 @@ matrix, recorded every ``record_every`` updates:
 * :func:`teacher_student` — paper 1's 2×2 teacher–student with injected noise;
 * :func:`hidden_layer_teacher_student` — the poster's teacher–student with a fixed hidden
   layer Z (n ≥ 2, injected or label noise);
+* :func:`gaussian_rbm` — papers 1–3's Gaussian RBM learning a free lattice field (exact data
+  term, persistent Gibbs chains);
 * :func:`phase_network` — paper 4's y = Z tanh(W tanh(M x)) with only W trained, and
   :func:`classify_regime` (ordered / high-temperature / jammed);
 
@@ -25,6 +27,7 @@ from .drift_noise import DriftNoise, estimate_drift_noise, gas_from_harvest, pha
 from .harvest import Harvest, spectra_of
 from .hidden_layer import hidden_layer_teacher_student
 from .phase_network import classify_regime, phase_network
+from .rbm import gaussian_rbm
 from .teacher_student import teacher_student
 from .torch_hook import TorchRecorder
 
@@ -32,6 +35,7 @@ from .torch_hook import TorchRecorder
 MODELS = {
     "teacher-student": ("teacher_student", "teacher_student"),
     "hidden-layer": ("hidden_layer_teacher_student", "hidden_layer"),
+    "rbm": ("gaussian_rbm", "rbm"),
     "phase-network": ("phase_network", "phase_network"),
 }
 
@@ -64,6 +68,7 @@ def degenerate_pairs(harvest) -> list[tuple[int, int]]:
     return harvest.degenerate_pairs()
 
 
-__all__ = ["Harvest", "spectra_of", "teacher_student", "hidden_layer_teacher_student", "phase_network",
+__all__ = ["Harvest", "spectra_of", "teacher_student", "hidden_layer_teacher_student", "gaussian_rbm",
+           "phase_network",
            "classify_regime", "TorchRecorder", "MODELS", "get_model", "module_of", "degenerate_pairs",
            "DriftNoise", "estimate_drift_noise", "gas_from_harvest", "phase_criterion"]
