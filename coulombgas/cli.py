@@ -495,9 +495,10 @@ def _parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_sweep)
 
     b = sub.add_parser("bench", help="benchmarks side by side with plain NumPy (prints a table, writes JSON)")
-    b.add_argument("what", choices=("dynamics", "stationary", "training", "sweep"),
+    b.add_argument("what", choices=("dynamics", "stationary", "training", "sweep", "gpu"),
                    help="dynamics: forces, SDE steps, ensembles; stationary: exact and Monte Carlo samplers; "
-                        "training: the papers' models vs NumPy loops; sweep: Dask speed-up, 2 workers vs 1")
+                        "training: the papers' models vs NumPy loops; sweep: Dask speed-up, 2 workers vs 1; "
+                        "gpu: CUDA kernels vs CPU and full-size estimates")
     b.add_argument("--out", default="bench-out", help="output directory for bench.json (default: bench-out)")
     b.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -478,7 +478,7 @@ def _minimum_and_curvature(gas):
 def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int = 1,
              record_every: int = 1, scheme: str = "auto", seed=None, max_gap_factor: float = 2.0,
              max_refinements: int = 30, out=None, resume: bool = False, chunk_records: int | None = None,
-             progress: bool | None = None) -> Trajectory:
+             progress: bool | None = None, device: str = "cpu", fallback: bool = False) -> Trajectory:
     """Integrate the eigenvalue SDE of ``gas`` from t = 0 to ``t_end``.
 
     dx_i = [a K_i(x_i) + c Σ_{j≠i} w_j/(x_i − x_j)] dt + s_i dW_i (see :class:`CoulombGas`).
@@ -518,6 +518,11 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
         Records per chunk (progress and streaming granularity).
     progress : bool, optional
         Show a tqdm progress bar (default: for runs with more than 1e7 particle-steps).
+    device : {"cpu", "cuda"}
+        ``"cuda"`` runs the replicas on an NVIDIA GPU (:func:`coulombgas.gpu.simulate_cuda`,
+        extra ``gpu``): the same SDE and step control, its own random streams (same law,
+        not the same paths), no ``out``/``resume``. Without a GPU: ValueError, unless
+        ``fallback=True`` (warn and run on the CPU).
 
     Returns
     -------
@@ -540,6 +545,14 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     """
     if not isinstance(gas, CoulombGas):
         raise TypeError(f"`gas` must be a CoulombGas, got {type(gas).__name__}")
+    from . import gpu
+
+    if gpu.require(device, fallback=fallback):
+        if out is not None:
+            raise ValueError("`out` (HDF5 streaming) is not available with device='cuda'; use device='cpu'")
+        return gpu.simulate_cuda(gas, t_end, dt, x0=x0, replicas=replicas, record_every=record_every,
+                                 scheme=scheme, seed=seed, max_gap_factor=max_gap_factor,
+                                 max_refinements=max_refinements, chunk_records=chunk_records)
     t_end = v.nonnegative("t_end", t_end)
     dt = v.positive("dt", dt)
     replicas = v.integer("replicas", replicas, minimum=1)

@@ -70,8 +70,14 @@ def run_bench(what: str, *, out: str | None = None, quick: bool = False) -> int:
 
         def format_table(r):
             return _sweep_table(r["sweep"])
+    elif what == "gpu":
+        from .gpu import bench_gpu, format_table as _gpu_table
+        result = {"gpu": bench_gpu(quick=quick)}
+
+        def format_table(r):
+            return _gpu_table(r["gpu"])
     else:
-        raise ValueError(f"`what` must be 'dynamics', 'stationary', 'training' or 'sweep', got {what!r}")
+        raise ValueError(f"`what` must be 'dynamics', 'stationary', 'training', 'sweep' or 'gpu', got {what!r}")
     result["machine"] = machine()
     print(format_table(result))
     if out is not None:

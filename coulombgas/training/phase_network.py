@@ -65,7 +65,8 @@ REGIMES = ("ordered", "high-temperature", "jammed")
 def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int = 4, models: int = 10,
                   steps: int = 100_000, record_every: int = 1000, seed=0, n_in: int = 3, n_mid: int = 32,
                   n_hidden: int = 16, epoch_batches: int = 1000, divergence_loss: float = 100.0, out=None,
-                  resume: bool = False, progress: bool | None = None, record_weights: bool = True):
+                  resume: bool = False, progress: bool | None = None, record_weights: bool = True,
+                  device: str = "cpu", fallback: bool = False):
     """Train an ensemble of paper 4's networks y = Z tanh(W tanh(M x)) by SGD on W only.
 
     Parameters
@@ -85,6 +86,9 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
         A model whose batch loss exceeds this (or is not finite) is stopped and flagged.
     out : path, optional
         Stream records to this HDF5 file (``resume=True`` continues an interrupted run).
+    device : {"cpu", "cuda"}
+        ``"cuda"``: train on an NVIDIA GPU (:func:`coulombgas.gpu.phase_network_cuda`, same
+        results within rounding); without one, ValueError unless ``fallback=True``.
 
     Returns
     -------
@@ -108,6 +112,11 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
     >>> h.eigenvalues.shape  # (models, records at updates 0, 100, 200, eigenvalues of WWᵀ)
     (2, 3, 16)
     """
+    from .. import gpu
+
+    if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
+        kwargs = {k: val for k, val in locals().items() if k not in ("device", "fallback", "gpu")}
+        return gpu.phase_network_cuda(**kwargs)
     lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
     params = {
         "lr": lr, "batch_size": batch_size, "sigma_w": v.positive("sigma_w", sigma_w),

@@ -40,7 +40,7 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
                     steps: int = 5000, record_every: int = 50, seed=0, teacher: float = 2.0,
                     init_std: float = 0.1, epoch_batches: int = 500, divergence_loss: float = 100.0,
                     out=None, resume: bool = False, progress: bool | None = None,
-                    record_weights: bool = True):
+                    record_weights: bool = True, device: str = "cpu", fallback: bool = False):
     """Train an ensemble of paper 1's 2×2 teacher–student models with injected noise.
 
     Parameters
@@ -62,6 +62,9 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
         A model whose batch loss exceeds this (or is not finite) is stopped and flagged.
     out : path, optional
         Stream records to this HDF5 file (``resume=True`` continues an interrupted run).
+    device : {"cpu", "cuda"}
+        ``"cuda"``: train on an NVIDIA GPU (:func:`coulombgas.gpu.teacher_student_cuda`, same
+        results within rounding); without one, ValueError unless ``fallback=True``.
 
     Returns
     -------
@@ -69,6 +72,11 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
         ``eigenvalues`` of X = W_sᵀW_s and ``singular_values`` of W_s, (models, records, 2);
         ``loss`` is the mean batch loss since the previous record (at record 0: the first batch).
     """
+    from .. import gpu
+
+    if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
+        kwargs = {k: val for k, val in locals().items() if k not in ("device", "fallback", "gpu")}
+        return gpu.teacher_student_cuda(**kwargs)
     lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
     params = {
         "lr": lr, "batch_size": batch_size, "eps": v.nonnegative("eps", eps),

@@ -1,0 +1,285 @@
+"""Benchmark of the GPU kernels (:mod:`coulombgas.gpu`) side by side with the CPU path, plus full-size estimates.
+
+Rows (rates are medians of warm repeats; the GPU times are the kernel alone,
+launch to synchronise, with the data already on the device):
+
+* phase network (paper 4, W 16×32, |B| = 4): SGD updates per second;
+* Dyson Brownian motion replica ensemble, N = 10 (Gaussian β = 2): particle-steps
+  per second (replicas × N × steps / time), Euler–Maruyama and adaptive Heun;
+* direct Coulomb force, N = 4·10⁵, fp64: ordered pair evaluations per second,
+  N(N − 1) / time (the CPU kernel visits each unordered pair once, one division
+  serving both points; its rate is quoted in the same N(N − 1) units);
+* teacher–student (paper 1, 2×2, |B| = 16): SGD updates per second.
+
+Each row holds the CPU rate measured in the same call (Numba kernels over all
+cores, at a size that fits this machine) and, when a CUDA device is present,
+the GPU rate and the issue-7 target (H100). Without a device the GPU columns
+say so, and nothing is estimated for them beyond the target itself.
+
+Full-size estimates: paper 1's RBM setting (7,500 models × 10⁵ updates; the RBM
+has no GPU kernel, CPU only) and paper 4's phase-diagram grid (144 points × 100
+networks × 10⁸ updates = 1.44·10¹² updates), from the rates measured here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+
+import numpy as np
+
+from .. import _rng, gpu
+from . import median_time
+
+__all__ = ["bench_gpu", "format_table", "TARGETS"]
+
+#: Issue 7's targets on one H100 (units as in the rows).
+TARGETS = {
+    "phase network": 1e9,         # SGD updates / s
+    "DBM ensemble N=10": 3e10,    # particle-steps / s
+    "direct force N=4e5": 7e11,   # pair evaluations / s
+}
+PAPER1_RBM_UPDATES = 7_500 * 100_000
+PAPER4_GRID_UPDATES = 144 * 100 * 100_000_000
+#: Problem sizes of the GPU rows: (quick, full).
+SIZES = {
+    "phase": ((1024, 200), (8192, 5000)),               # models, updates per launch
+    "dbm": ((1 << 16, 100), (1 << 20, 1000)),           # replicas, steps per launch
+    "force": (100_000, 400_000),                        # points
+    "teacher": ((1 << 14, 200), (1 << 17, 1000)),       # models, updates per launch
+}
+
+
+def _on_gpu() -> bool:
+    return gpu.available() and not gpu.simulator()
+
+
+def _sync_time(fn, repeats):
+    """Median seconds of ``fn()`` followed by a device synchronise."""
+    cuda = gpu._cuda()
+
+    def run():
+        fn()
+        cuda.synchronize()
+
+    return median_time(run, repeats, warm=True)
+
+
+# ------------------------------------------------------------------ CPU rates (measured here)
+
+def _cpu_phase(quick):
+    pn = importlib.import_module("coulombgas.training.phase_network")
+    models, steps = (16, 50) if quick else (64, 400)
+    params = {"n_in": 3, "n_mid": 32, "n_hidden": 16, "batch_size": 4, "epoch_batches": 1000, "sigma_w": 1.0,
+              "lr": 2.0**-3, "divergence_loss": 100.0}
+    data, state = pn.init(params, _rng.streams(1, models))
+    state["step"] = np.zeros(models, dtype=np.int64)
+    state["diverged"] = np.zeros(models, dtype=np.int64)
+    t = median_time(lambda: pn.advance(data, state, None, steps, params), 3, warm=True)
+    return models * steps / t
+
+
+def _cpu_dbm(quick, scheme):
+    import coulombgas as cg
+
+    replicas, steps, dt = (64, 100, 1e-4) if quick else (512, 500, 1e-4)
+    gas = cg.CoulombGas.gaussian(10, beta=2.0)
+    t = median_time(lambda: cg.simulate(gas, steps * dt, dt, replicas=replicas, record_every=steps, scheme=scheme,
+                                        seed=1), 3, warm=True)
+    return replicas * 10 * steps / t
+
+
+def _cpu_force(quick):
+    from ..forces import coulomb_force
+
+    n = 5_000 if quick else 20_000
+    x = np.sort(np.random.default_rng(0).standard_normal(n)) * math.sqrt(n)
+    t = median_time(lambda: coulomb_force(x, method="direct"), 3, warm=True)
+    return n * (n - 1) / t
+
+
+def _cpu_teacher(quick):
+    ts = importlib.import_module("coulombgas.training.teacher_student")
+    models, steps = (300, 200) if quick else (3000, 1000)
+    params = {"batch_size": 16, "epoch_batches": 500, "eps": 0.1, "init_std": 0.1, "lr": 0.1, "teacher": 2.0,
+              "divergence_loss": 100.0}
+    data, state = ts.init(params, _rng.streams(1, models))
+    state["step"] = np.zeros(models, dtype=np.int64)
+    state["diverged"] = np.zeros(models, dtype=np.int64)
+    t = median_time(lambda: ts.advance(data, state, None, steps, params), 3, warm=True)
+    return models * steps / t
+
+
+def _cpu_rbm(quick):
+    """Whole gaussian_rbm call (paper 1's protocol) at a small size: updates per second."""
+    try:
+        rbm = importlib.import_module("coulombgas.training.rbm")
+    except ImportError:  # pragma: no cover - model not present
+        return None
+    models, steps = (8, 100) if quick else (64, 1000)
+    kw = dict(models=models, steps=steps, record_every=steps, progress=False, record_weights=False)
+    t = median_time(lambda: rbm.gaussian_rbm(seed=1, **kw), 2, warm=True)
+    return models * steps / t
+
+
+# ------------------------------------------------------------------ GPU rates (measured when a device exists)
+
+def _gpu_phase(quick):
+    pn = importlib.import_module("coulombgas.training.phase_network")
+    cuda = gpu._cuda()
+    models, steps = SIZES["phase"][0 if quick else 1]
+    params = {"n_in": 3, "n_mid": 32, "n_hidden": 16, "batch_size": 4, "epoch_batches": 1000, "sigma_w": 1.0,
+              "lr": 2.0**-3, "divergence_loss": 100.0}
+    data, state = pn.init(params, _rng.streams(1, models))
+    team, rows = gpu._team_shape(16)
+    tpb = max(team, gpu._threads(128))
+    kernel = gpu._phase_kernel(32, 16, 4, team, rows, tpb)
+    d = [cuda.to_device(np.ascontiguousarray(a)) for a in (data["H"], data["y"], data["Z"], state["W"])]
+    step = cuda.to_device(np.zeros(models, dtype=np.int64))
+    div = cuda.to_device(np.zeros(models, dtype=np.int64))
+    loss = cuda.device_array(models)
+    lr = cuda.to_device(np.full(models, params["lr"]))
+    blocks = (models + tpb // team - 1) // (tpb // team)
+    t = _sync_time(lambda: kernel[blocks, tpb](*d, step, div, loss, steps, lr, 100.0), 3)
+    return models * steps / t
+
+
+def _gpu_dbm(quick, scheme):
+    import coulombgas as cg
+    from ..dynamics import SCHEMES
+
+    cuda = gpu._cuda()
+    (replicas, steps), dt = SIZES["dbm"][0 if quick else 1], 1e-4
+    gas = cg.CoulombGas.gaussian(10, beta=2.0)
+    kind, params, lower, a, c, w, s = gas.kernel_arrays()
+    kernel = gpu._sde_kernel(10, params.shape[1], int(kind), SCHEMES[scheme].code, 30)
+    x0 = np.broadcast_to(cg.dynamics.default_x0(gas), (replicas, 10))
+    x = cuda.to_device(np.ascontiguousarray(x0.T))
+    states = cuda.to_device(gpu._device_states(np.random.SeedSequence(1), replicas))
+    counts = cuda.to_device(np.zeros((5, replicas), dtype=np.int64))
+    rest = [cuda.to_device(np.zeros(replicas)), cuda.to_device(np.zeros(replicas, dtype=np.int64))]
+    rec = cuda.device_array((1, 10, replicas))
+    gaps = cuda.to_device(np.full(replicas, np.inf))
+    pd, wd, sd = (cuda.to_device(np.ascontiguousarray(arr, dtype=np.float64)) for arr in (params, w, s))
+    tpb = gpu._threads(64)
+    t = _sync_time(lambda: kernel[(replicas + tpb - 1) // tpb, tpb](
+        x, states, rest[0], rest[1], rec, steps, dt, steps, pd, float(lower), float(a), float(c), wd, sd, 2.0, counts,
+        gaps, 0.0), 3)
+    stopped = int(np.count_nonzero(counts.copy_to_host()[2]))
+    return replicas * 10 * steps / t, stopped
+
+
+def _gpu_force(quick):
+    cuda = gpu._cuda()
+    n = SIZES["force"][0 if quick else 1]
+    x = np.sort(np.random.default_rng(0).standard_normal(n)) * math.sqrt(n)
+    tpb = gpu._threads(gpu._FORCE_TPB)
+    kernel = gpu._force_kernel(tpb, gpu._GROUP)
+    xd, wd, out = cuda.to_device(x), cuda.to_device(np.ones(n)), cuda.device_array(n)
+    t = _sync_time(lambda: kernel[(n + 2 * tpb - 1) // (2 * tpb), tpb](xd, wd, out, n), 3)
+    from ..forces import coulomb_force
+
+    m = min(n, 20_000)  # accuracy check on a slice against the CPU direct sum of the same points
+    err = float(np.max(np.abs(out.copy_to_host()[:m] - coulomb_force(x, method="direct")[:m])))
+    return n * (n - 1) / t, err
+
+
+def _gpu_teacher(quick):
+    ts = importlib.import_module("coulombgas.training.teacher_student")
+    cuda = gpu._cuda()
+    models, steps = SIZES["teacher"][0 if quick else 1]
+    params = {"batch_size": 16, "epoch_batches": 500, "eps": 0.1, "init_std": 0.1, "lr": 0.1, "teacher": 2.0,
+              "divergence_loss": 100.0}
+    data, state = ts.init(params, _rng.streams(1, models))
+    xd = cuda.to_device(np.ascontiguousarray(data["x"].transpose(1, 2, 0)))
+    ad = cuda.to_device(np.ascontiguousarray(data["a"].transpose(1, 2, 0)))
+    Wd = cuda.to_device(np.ascontiguousarray(state["W"].reshape(models, 4).T))
+    step = cuda.to_device(np.zeros(models, dtype=np.int64))
+    div = cuda.to_device(np.zeros(models, dtype=np.int64))
+    loss = cuda.device_array(models)
+    kernel = gpu._teacher_student_kernel()
+    tpb = gpu._threads(128)
+    t = _sync_time(lambda: kernel[(models + tpb - 1) // tpb, tpb](xd, ad, Wd, step, div, loss, steps, 0.1, 16, 2.0,
+                                                              100.0), 3)
+    return models * steps / t
+
+
+# ------------------------------------------------------------------ the table
+
+def bench_gpu(quick: bool = False) -> list[dict]:
+    """GPU vs CPU rows and full-size estimates (module docstring). Measures the GPU only when one is present."""
+    on_gpu = _on_gpu()
+    device = "none: no CUDA device (GPU columns not measured)"
+    if on_gpu:
+        dev = gpu._cuda().get_current_device()
+        device = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
+    cpu = {"phase network": _cpu_phase(quick), "DBM ensemble N=10, euler-maruyama": _cpu_dbm(quick, "euler-maruyama"),
+           "DBM ensemble N=10, adaptive-heun": _cpu_dbm(quick, "adaptive-heun"),
+           "direct force N=4e5": _cpu_force(quick), "teacher-student": _cpu_teacher(quick)}
+    units = {"phase network": "SGD updates/s", "direct force N=4e5": "pair evaluations/s",
+             "teacher-student": "SGD updates/s"}
+    gpu_rates, notes = {}, {}
+    if on_gpu:
+        gpu_rates["phase network"] = _gpu_phase(quick)
+        for scheme in ("euler-maruyama", "adaptive-heun"):
+            rate, stopped = _gpu_dbm(quick, scheme)
+            gpu_rates[f"DBM ensemble N=10, {scheme}"] = rate
+            notes[f"DBM ensemble N=10, {scheme}"] = f"{stopped} replicas stopped early (status != 0)"
+        rate, err = _gpu_force(quick)
+        gpu_rates["direct force N=4e5"] = rate
+        notes["direct force N=4e5"] = f"max |F_gpu - F_cpu| on 20,000 points: {err:.2e}"
+        gpu_rates["teacher-student"] = _gpu_teacher(quick)
+    rows = []
+    for case, cpu_rate in cpu.items():
+        key = "DBM ensemble N=10" if case.startswith("DBM") else case
+        target = TARGETS.get(key)
+        g = gpu_rates.get(case)
+        rows.append({
+            "case": case + (" (quick size)" if quick else ""),
+            "unit": units.get(case, "particle-steps/s"),
+            "cpu_rate": cpu_rate,
+            "gpu_rate": g if g is not None else "not measured (no CUDA device)",
+            "gpu_over_cpu": g / cpu_rate if g is not None else None,
+            "target_h100": target,
+            "meets_target": (g >= target) if (g is not None and target is not None) else None,
+            "device": device,
+            "note": notes.get(case, "") + ("" if g is not None else
+                                           "; CPU measured at a smaller size (see the module docstring)"),
+        })
+    rbm_rate = _cpu_rbm(quick)
+    pn_gpu = gpu_rates.get("phase network")
+    rows.append({
+        "case": "estimate: paper-1 RBM setting, 7,500 models x 1e5 updates",
+        "cpu_hours": PAPER1_RBM_UPDATES / rbm_rate / 3600 if rbm_rate else None,
+        "cpu_rate": rbm_rate, "gpu_hours": "n/a (no GPU kernel for the RBM)",
+        "note": "CPU rate of the whole gaussian_rbm call (init, training, records) at a small size, this machine",
+    })
+    rows.append({
+        "case": "estimate: paper-4 grid, 144 x 100 networks x 1e8 updates",
+        "cpu_hours": PAPER4_GRID_UPDATES / cpu["phase network"] / 3600,
+        "cpu_rate": cpu["phase network"],
+        "gpu_hours": PAPER4_GRID_UPDATES / pn_gpu / 3600 if pn_gpu else "not measured",
+        "gpu_hours_at_target": PAPER4_GRID_UPDATES / TARGETS["phase network"] / 3600,
+        "note": "training kernels only (spectra recording excluded); CPU: this machine, all cores",
+    })
+    return rows
+
+
+def format_table(rows) -> str:
+    lines = ["GPU kernels vs the CPU path (one process; medians; GPU: kernel time, data resident)"]
+    for row in rows:
+        lines.append("  " + ", ".join(f"{k}={_fmt(val)}" for k, val in row.items()))
+    return "\n".join(lines)
+
+
+def _fmt(val):
+    if isinstance(val, float):
+        return f"{val:.3g}"
+    return str(val)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    t0 = time.perf_counter()
+    print(format_table(bench_gpu(quick=True)))
+    print(f"({time.perf_counter() - t0:.1f} s)")
