@@ -46,7 +46,6 @@ import dataclasses
 import json
 import math
 import types
-from typing import Any
 
 import numba
 import numpy as np
