@@ -486,7 +486,9 @@ def _rbm_checks(harvest, extra):
     rows.append({"check": "fixed points μ² − κ_k (singles, and pair centres)", "measured": mean, "error": None,
                  "predicted": x_star, "statistic_name": "max |z|", "statistic": worst, "verdict": _verdict_z(worst),
                  "note": "final record over models; a pair's two modes are split by their repulsion, so the "
-                         "pair's centre is compared"})
+                         "pair's centre is compared. Expect a shift below μ² − κ of order T = α/|B|: the "
+                         "stationary condition ⟨A⁻¹⟩ = K⁻¹ with A = μ² − X fluctuating gives ⟨A⟩ > K "
+                         "(Jensen), which the paper's precision did not resolve"})
     return rows
 
 
