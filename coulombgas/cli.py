@@ -212,19 +212,24 @@ def _cmd_sample(args) -> int:
 
 # ------------------------------------------------------------------ train
 
-def _parse_set(items) -> dict:
-    """``--set KEY=VALUE`` pairs; VALUE is read as a Python literal when it is one (3, 0.5, [1, 2])."""
+def _literal(text):
+    """A Python literal (3, 0.5, 'random', [1, 2]) when ``text`` is one, else the text itself."""
     import ast
 
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _parse_set(items) -> dict:
+    """``--set KEY=VALUE`` pairs; VALUE is read as a Python literal when it is one (3, 0.5, [1, 2])."""
     out = {}
     for item in items or []:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise _UsageError(f"--set takes KEY=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            out[key.strip()] = text
+        out[key.strip()] = _literal(text)
     return out
 
 
@@ -328,20 +333,12 @@ def _cmd_compare(args) -> int:
 
 def _parse_grid(items) -> dict:
     """``--grid KEY=V1,V2,…`` (repeatable): each value read as a Python literal when it is one."""
-    import ast
-
     grid = {}
     for item in items or []:
         key, sep, text = item.partition("=")
         if not sep or not key.strip() or not text:
             raise _UsageError(f"--grid takes KEY=V1,V2,..., got {item!r}")
-        values = []
-        for part in text.split(","):
-            try:
-                values.append(ast.literal_eval(part))
-            except (ValueError, SyntaxError):
-                values.append(part)
-        grid[key.strip()] = values
+        grid[key.strip()] = [_literal(part) for part in text.split(",")]
     if not grid:
         raise _UsageError("--grid is required, e.g. --grid seed=1,2,3")
     return grid
@@ -387,6 +384,18 @@ def _add_gas_arguments(p):
     p.add_argument("--lr", type=float, default=None, help="SGD form: learning rate α > 0")
     p.add_argument("--batch-size", type=float, default=None, help="SGD form: batch size |B| > 0")
     p.add_argument("--noise-g", default="1.0", help="SGD form: noise g_i > 0, or comma-separated per mode")
+
+
+def _add_model_arguments(p, models_help):
+    """Flags that describe a training run (shared by train and compare)."""
+    p.add_argument("model", help="model name: " + ", ".join(_model_names()))
+    p.add_argument("--lr", type=float, default=None, help="learning rate α > 0 (default: the paper's)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size |B| >= 1 (default: the paper's)")
+    p.add_argument("--models", type=int, default=None, help=models_help)
+    p.add_argument("--steps", type=int, default=None, help="SGD updates per model >= 1")
+    p.add_argument("--record-every", type=int, default=None, help="updates between recorded spectra")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any other parameter of the model, e.g. --set eps=0.05 (repeatable)")
 
 
 def _model_names():
@@ -442,14 +451,7 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train an ensemble of independent models (teacher-student, ...) with "
                                    "mini-batch SGD; writes harvest.h5 (streamed: an interrupted run keeps its "
                                    "records and --resume continues it exactly), summary.json and figures.")
-    t.add_argument("model", help="model name: " + ", ".join(_model_names()))
-    t.add_argument("--lr", type=float, default=None, help="learning rate α > 0 (default: the paper's)")
-    t.add_argument("--batch-size", type=int, default=None, help="batch size |B| >= 1 (default: the paper's)")
-    t.add_argument("--models", type=int, default=None, help="independent models >= 1 (default: the paper's)")
-    t.add_argument("--steps", type=int, default=None, help="SGD updates per model >= 1")
-    t.add_argument("--record-every", type=int, default=None, help="updates between recorded spectra")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="any other parameter of the model, e.g. --set eps=0.05 (repeatable)")
+    _add_model_arguments(t, "independent models >= 1 (default: the paper's)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--out", default="train-out", help="output directory (default: train-out)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
@@ -461,14 +463,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "integrate the eigenvalue SDE from the same initial spectra, sample the "
                                    "stationary gas, and write report.md (one row per check), summary.json and "
                                    "figures into --out.")
-    c.add_argument("model", help="model name: " + ", ".join(_model_names()))
-    c.add_argument("--lr", type=float, default=None, help="learning rate α > 0 (default: the paper's)")
-    c.add_argument("--batch-size", type=int, default=None, help="batch size |B| >= 1 (default: the paper's)")
-    c.add_argument("--models", type=int, default=None, help="independent models (default: a size that runs in "
-                                                            "about a minute)")
-    c.add_argument("--steps", type=int, default=None, help="SGD updates per model")
-    c.add_argument("--record-every", type=int, default=None, help="updates between recorded spectra")
-    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other model parameter (repeatable)")
+    _add_model_arguments(c, "independent models (default: a size that runs in about a minute)")
     c.add_argument("--no-scan", action="store_true", help="skip the linear-scaling scan")
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     c.add_argument("--out", default="compare-out", help="report directory (default: compare-out)")

@@ -10,7 +10,15 @@ from __future__ import annotations
 import os
 import platform
 
-__all__ = ["run_bench", "machine", "median_time"]
+__all__ = ["run_bench", "machine", "median_time", "format_rows"]
+
+
+def format_rows(title: str, rows, digits: int = 4) -> str:
+    """A title line and one ``key=value, …`` line per row (floats to ``digits`` significant digits)."""
+    def fmt(value):
+        return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+    return "\n".join([title] + ["  " + ", ".join(f"{k}={fmt(v)}" for k, v in row.items()) for row in rows])
 
 
 def median_time(fn, repeats: int, warm: bool = False) -> float:

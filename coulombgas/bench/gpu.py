@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from .. import _rng, gpu
-from . import median_time
+from . import format_rows, median_time
 
 __all__ = ["bench_gpu", "format_table", "TARGETS"]
 
@@ -267,16 +267,8 @@ def bench_gpu(quick: bool = False) -> list[dict]:
 
 
 def format_table(rows) -> str:
-    lines = ["GPU kernels vs the CPU path (one process; medians; GPU: kernel time, data resident)"]
-    for row in rows:
-        lines.append("  " + ", ".join(f"{k}={_fmt(val)}" for k, val in row.items()))
-    return "\n".join(lines)
-
-
-def _fmt(val):
-    if isinstance(val, float):
-        return f"{val:.3g}"
-    return str(val)
+    return format_rows("GPU kernels vs the CPU path (one process; medians; GPU: kernel time, data resident)",
+                       rows, digits=3)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,8 @@ import shutil
 import tempfile
 import time
 
+from . import format_rows
+
 __all__ = ["bench_sweep", "format_table"]
 
 
@@ -38,7 +40,4 @@ def bench_sweep(quick: bool = False) -> list[dict]:
 
 
 def format_table(rows) -> str:
-    lines = ["Sweep on a local Dask cluster (cluster start-up included)"]
-    for row in rows:
-        lines.append("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
-    return "\n".join(lines)
+    return format_rows("Sweep on a local Dask cluster (cluster start-up included)", rows)

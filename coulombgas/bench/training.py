@@ -15,7 +15,7 @@ import numpy as np
 
 from ..training._loop import replay_init
 from ..training.teacher_student import teacher_student
-from . import median_time
+from . import format_rows, median_time
 
 ts = importlib.import_module("coulombgas.training.teacher_student")
 
@@ -70,13 +70,5 @@ def bench_training(quick: bool = False) -> list[dict]:
 
 
 def format_table(rows) -> str:
-    lines = ["Training models vs plain NumPy (one process; medians; ratios are the figures to quote)"]
-    for row in rows:
-        lines.append("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
-    return "\n".join(lines)
-
-
-def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    return format_rows("Training models vs plain NumPy (one process; medians; ratios are the figures to quote)",
+                       rows)
