@@ -432,8 +432,10 @@ def _figures(workdir, harvest, sim, stationary, pairs, extra, scan_rows):
     figs = []
     if pairs:
         S = _pair_spacings(harvest.final(), pairs)
+        first = extra["pair_fits"][0]
         figs.append(plots.spacing_figure(os.path.join(workdir, "spacings.png"), (S / S.mean(axis=0)).ravel(),
-                                         title="normalised spacings in degenerate pairs (final record)"))
+                                         title="normalised spacings in degenerate pairs (final record)",
+                                         raw=S[:, 0], sigmas=first["sigma"]))
         figs.append(plots.pair_density_figure(os.path.join(workdir, "density.png"), harvest, extra["pair_fits"]))
     if scan_rows:
         figs.append(plots.scaling_figure(os.path.join(workdir, "scaling.png"), scan_rows))

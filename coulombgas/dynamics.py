@@ -149,6 +149,13 @@ def _check_step(x, y, lower, factor):
 
 
 @njit
+def _positive_root(A, q):
+    """Positive root of g² − A g − q = 0 (q > 0), without cancellation when A ≪ 0."""
+    r = math.sqrt(A * A + 4.0 * q)
+    return 0.5 * (A + r) if A >= 0.0 else 2.0 * q / (r - A)
+
+
+@njit
 def _implicit_pair_step(x, b, h, dw, s, c, w, lower, wall, factor, y):
     """Euler step in which each collapsing pair's mutual repulsion is drift-implicit.
 
@@ -169,14 +176,14 @@ def _implicit_pair_step(x, b, h, dw, s, c, w, lower, wall, factor, y):
         d_new = y[0] - lower
         if d_new < d_old / factor:
             A = d_new - h * wall / d_old
-            y[0] = lower + 0.5 * (A + math.sqrt(A * A + 4.0 * h * wall))
+            y[0] = lower + _positive_root(A, h * wall)
     for k in range(n - 1):
         g_old = x[k + 1] - x[k]
         g_new = y[k + 1] - y[k]
         if g_new < g_old / factor:
             strength = c * (w[k] + w[k + 1])
             A = g_new - h * strength / g_old
-            g = 0.5 * (A + math.sqrt(A * A + 4.0 * h * strength))
+            g = _positive_root(A, h * strength)
             mid = 0.5 * (y[k] + y[k + 1])
             y[k] = mid - 0.5 * g
             y[k + 1] = mid + 0.5 * g

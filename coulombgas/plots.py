@@ -133,10 +133,26 @@ def loss_figure(path, steps, loss, *, title: str = "training loss") -> str:
     return _save(fig, path)
 
 
-def spacing_figure(path, s, *, beta: float = 1, title: str = "normalised spacings") -> str:
-    """Histogram of normalised spacings against the Wigner surmise and the Poisson law."""
+def spacing_figure(path, s, *, beta: float = 1, title: str = "normalised spacings", raw=None,
+                   sigmas=None) -> str:
+    """Histogram of normalised spacings against the Wigner surmise and the Poisson law.
+
+    With ``raw`` (unnormalised spacings S) and ``sigmas`` (σ₁, σ₂), a second panel shows S
+    against the exact two-mode Rayleigh law of SCIENCE.md §4.
+    """
     h = spectra.histogram(np.ravel(s))
-    fig, ax = plt.subplots(figsize=(7, 5))
+    if raw is not None:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+        hr = spectra.histogram(np.ravel(raw))
+        ax2.errorbar(hr.centers, hr.density, yerr=hr.error, fmt=".", ms=3, color="C0", label="data")
+        grid = np.linspace(0, hr.edges[-1], 600)
+        s1, s2 = sigmas
+        ax2.plot(grid, theory.two_mode_spacing(s1, s2).pdf(grid), "C3",
+                 label=f"two-mode law, σ = {s1:.3g}, {s2:.3g}")
+        ax2.set(xlabel="S", ylabel="density", title="spacing against the two-mode law (fitted σ's)")
+        ax2.legend()
+    else:
+        fig, ax = plt.subplots(figsize=(7, 5))
     ax.errorbar(h.centers, h.density, yerr=h.error, fmt=".", ms=3, color="C0", label=f"data ({np.size(s)})")
     grid = np.linspace(0, max(3.5, h.edges[-1]), 600)
     ax.plot(grid, theory.wigner_surmise(beta).pdf(grid), "C3", label=f"Wigner surmise β={beta:g}")
