@@ -407,8 +407,9 @@ def _model_names():
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="coulombgas",
-        description="Eigenvalues of weight matrices during SGD as a Coulomb gas: "
-                    "closed-form theory, Dyson Brownian motion, stationary samplers, benchmarks.",
+        description="Eigenvalues of weight matrices during SGD as a Coulomb gas: closed-form theory, "
+                    "Dyson Brownian motion, stationary samplers, real SGD training, theory-vs-training "
+                    "reports, Dask sweeps, benchmarks.",
     )
     p.add_argument("--version", action="version", version=f"coulombgas {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
