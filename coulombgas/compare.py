@@ -193,8 +193,12 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
                            "note": f"no gas matches this run: {exc}"})
         if gas is not None:
             sim = _simulate_from_harvest(gas, harvest, seed + 1)
-            stationary = sample(gas, 4000, seed=seed + 2).x
-            checks += _check_means(harvest, sim, stationary)
+            draws = sample(gas, 4000, seed=seed + 2)
+            stationary = draws.x
+            ess = np.asarray(draws.diagnostics.get("ess", len(stationary)), dtype=float)
+            extra["stationary_method"] = draws.method
+            extra["stationary_ess_min"] = float(min(np.min(ess), len(stationary)))
+            checks += _check_means(harvest, sim, stationary, np.minimum(ess, len(stationary)))
         if pairs:
             checks += _check_pairs(harvest, pairs, sim, stationary, gas, level, extra)
         checks += _EXTRA_CHECKS.get(model, lambda h, e: [])(harvest, extra)
@@ -287,14 +291,19 @@ def _zscore(a, ea, b, eb):
     return float((a - b) / math.hypot(ea, eb))
 
 
-def _check_means(harvest, sim, stationary):
-    """Late-time mean of every mode: harvest vs simulated SDE vs stationary gas."""
+def _check_means(harvest, sim, stationary, stationary_ess):
+    """Late-time mean of every mode: harvest vs simulated SDE vs stationary gas.
+
+    Errors: independent models and replicas; Markov-chain draws count by their effective
+    sample size per mode (``stationary_ess``; the draws themselves for exact samples).
+    """
     rows = []
     h = harvest.final()
     s = sim[:, -1]
-    for name, other, label in (("simulated SDE", s, "final record"), ("stationary gas", stationary, "samples")):
+    for name, other, count, label in (("simulated SDE", s, len(s), "final record"),
+                                      ("stationary gas", stationary, stationary_ess, "samples")):
         m_h, e_h = h.mean(axis=0), h.std(axis=0, ddof=1) / math.sqrt(len(h))
-        m_o, e_o = other.mean(axis=0), other.std(axis=0, ddof=1) / math.sqrt(len(other))
+        m_o, e_o = other.mean(axis=0), other.std(axis=0, ddof=1) / np.sqrt(count)
         z = (m_h - m_o) / np.hypot(e_h, e_o)
         worst = int(np.argmax(np.abs(z)))
         rows.append({"check": f"mode means: harvest vs {name}", "measured": m_h, "error": None,
@@ -303,7 +312,7 @@ def _check_means(harvest, sim, stationary):
                      "note": f"largest deviation in mode {worst}; {label}; z uses the standard errors of both"})
         sd_h, sd_o = h.std(axis=0, ddof=1), other.std(axis=0, ddof=1)
         # Standard error of a standard deviation (normal approximation): sd/√(2(N−1)).
-        z = (sd_h - sd_o) / np.hypot(sd_h / math.sqrt(2 * (len(h) - 1)), sd_o / math.sqrt(2 * (len(other) - 1)))
+        z = (sd_h - sd_o) / np.hypot(sd_h / math.sqrt(2 * (len(h) - 1)), sd_o / np.sqrt(2 * (count - 1)))
         worst = int(np.argmax(np.abs(z)))
         rows.append({"check": f"mode spreads: harvest vs {name}", "measured": sd_h, "error": None,
                      "predicted": sd_o, "statistic_name": "max |z|", "statistic": float(np.abs(z).max()),
@@ -329,7 +338,7 @@ def _check_pairs(harvest, pairs, sim, stationary, gas, level, extra):
     Sg = _pair_spacings(stationary, pairs) if stationary is not None else None
     for k, (i, j) in enumerate(pairs if Sg is not None else []):
         z = _zscore(S[:, k].mean(), S[:, k].std(ddof=1) / math.sqrt(len(S)), Sg[:, k].mean(),
-                    Sg[:, k].std(ddof=1) / math.sqrt(len(Sg)))
+                    Sg[:, k].std(ddof=1) / math.sqrt(extra.get("stationary_ess_min", len(Sg))))
         rows.append({"check": f"⟨S⟩ of pair ({i},{j}): harvest vs gas from drift/noise", "measured": S[:, k].mean(),
                      "error": S[:, k].std(ddof=1) / math.sqrt(len(S)), "predicted": float(Sg[:, k].mean()),
                      "statistic_name": "z", "statistic": z, "verdict": _verdict_z(z),
