@@ -398,6 +398,13 @@ def _add_model_arguments(p, models_help):
                    help="any other parameter of the model, e.g. --set eps=0.05 (repeatable)")
 
 
+def _add_run_arguments(p, out):
+    """--seed, --out and --quiet, shared by every computing subcommand."""
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default=out, help=f"output directory (default: {out})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _model_names():
     from .training import MODELS
 
@@ -429,10 +436,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--replicas", type=int, default=100, help="independent runs >= 1 (default 100)")
     s.add_argument("--record-every", type=int, default=10, help="record every k steps (default 10)")
     s.add_argument("--scheme", default="auto", help="auto | adaptive-heun | adaptive-euler | euler-maruyama")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    s.add_argument("--out", default="simulate-out", help="output directory (default: simulate-out)")
+    _add_run_arguments(s, "simulate-out")
     s.add_argument("--resume", action="store_true", help="continue the run stored in OUT/trajectory.h5")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_simulate)
 
     m = sub.add_parser("sample", help="sample the stationary Coulomb gas (exact tridiagonal, MH or HMC)",
@@ -443,9 +448,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--method", default="auto", help="auto | tridiagonal | mh | hmc (default auto)")
     m.add_argument("--chains", type=int, default=4, help="Markov chains in parallel (default 4)")
     m.add_argument("--warmup", type=int, default=None, help="warm-up iterations per chain (default 1000)")
-    m.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    m.add_argument("--out", default="sample-out", help="output directory (default: sample-out)")
-    m.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_arguments(m, "sample-out")
     m.set_defaults(func=_cmd_sample)
 
     t = sub.add_parser("train", help="train one of the papers' models with real SGD and harvest spectra",
@@ -453,10 +456,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "mini-batch SGD; writes harvest.h5 (streamed: an interrupted run keeps its "
                                    "records and --resume continues it exactly), summary.json and figures.")
     _add_model_arguments(t, "independent models >= 1 (default: the paper's)")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    t.add_argument("--out", default="train-out", help="output directory (default: train-out)")
+    _add_run_arguments(t, "train-out")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
     c = sub.add_parser("compare", help="train a model, build its Coulomb gas, simulate, sample and compare",
@@ -466,10 +467,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "figures into --out.")
     _add_model_arguments(c, "independent models (default: a size that runs in about a minute)")
     c.add_argument("--no-scan", action="store_true", help="skip the linear-scaling scan")
-    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    c.add_argument("--out", default="compare-out", help="report directory (default: compare-out)")
+    _add_run_arguments(c, "compare-out")
     c.add_argument("--force", action="store_true", help="replace an existing, non-empty --out")
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_cmd_compare)
 
     w = sub.add_parser("sweep", help="a grid of train/simulate/sample/compare runs on Dask (local or a cluster)",
