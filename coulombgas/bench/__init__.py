@@ -38,20 +38,26 @@ def median_time(fn, repeats: int, warm: bool = False) -> float:
 
 
 def machine() -> dict:
-    """What the numbers were measured on."""
+    """What the numbers were measured on: CPU model and SIMD flags (from /proc/cpuinfo), cores, versions."""
     import numba
+    import numpy as np
 
-    cpu = platform.processor() or "unknown"
+    info = {"cpu": platform.processor() or "unknown", "cores": os.cpu_count(), "avx512": None,
+            "numba_threads": numba.get_num_threads(), "python": platform.python_version(),
+            "numba": numba.__version__, "numpy": np.__version__}
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    info["avx512"] = "avx512f" in flags
+                    info["simd"] = sorted(f for f in flags if f.startswith(("avx", "fma")))
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
-            "python": platform.python_version(), "numba": numba.__version__}
+    return info
 
 
 def run_bench(what: str, *, out: str | None = None, quick: bool = False) -> int:

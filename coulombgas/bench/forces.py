@@ -17,6 +17,7 @@ from numba import prange
 
 from .. import forces
 from .._jit import njit
+from . import machine
 
 __all__ = ["bench_forces", "format_table", "numpy_force"]
 
@@ -103,25 +104,7 @@ def _error(force, ref, scale):
 
 
 def _machine():
-    info = {"machine": platform.machine(), "cpu": platform.processor() or "unknown", "avx512": None}
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-        for line in text.splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                info["avx512"] = "avx512f" in flags
-                info["simd"] = sorted(f for f in flags if f.startswith(("avx", "fma")))
-                break
-        info["cores"] = text.count("processor\t:")
-    except OSError:
-        pass
-    info["numba"] = numba.__version__
-    info["numpy"] = np.__version__
-    info["threads"] = numba.get_num_threads()
-    return info
+    return {**machine(), "machine": platform.machine(), "threads": numba.get_num_threads()}
 
 
 def bench_forces(sizes=(1000, 4000), repeats=7, fast_sizes=(10**5, 10**6),

@@ -35,7 +35,7 @@ from scipy.linalg import lapack
 from .. import tridiagonal
 from ..gas import CoulombGas
 from ..potentials import Laguerre
-from . import median_time
+from . import machine, median_time
 
 __all__ = ["bench_stationary", "format_table"]
 
@@ -187,15 +187,7 @@ def _laguerre_rows(n, repeats, beta=1.0):
 
 
 def _machine_note() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = machine()["cpu"]
     try:
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
