@@ -281,6 +281,17 @@ def _da_update(st, accept_prob, target):
     st[_LOG_EPS_BAR] = eta * log_eps + (1.0 - eta) * st[_LOG_EPS_BAR]
 
 
+@njit
+def _adapt_collapsed(st, accept_prob, target, counts):
+    """:func:`_da_update`, then True (with status STEP_COLLAPSED) if ε fell below e^-690."""
+    _da_update(st, accept_prob, target)
+    if st[_LOG_EPS] < -690.0:
+        counts[_C_STATUS] = STEP_COLLAPSED
+        counts[_C_WHERE] = counts[_C_ITER]
+        return True
+    return False
+
+
 # ------------------------------------------------------------------ random-walk Metropolis
 
 @njit
@@ -318,12 +329,8 @@ def _mh_chain(x, lp, gen, n_iter, thin, rec_x, rec_lp, kind, params, lower, beta
                         counts[_C_WHERE] = counts[_C_ITER]
                         return
             accept_sum[0] += a
-            if adapt:
-                _da_update(st, a, target)
-                if st[_LOG_EPS] < -690.0:
-                    counts[_C_STATUS] = STEP_COLLAPSED
-                    counts[_C_WHERE] = counts[_C_ITER]
-                    return
+            if adapt and _adapt_collapsed(st, a, target, counts):
+                return
         counts[_C_ITER] += 1
         if (it + 1) % thin == 0:
             for i in range(n):
@@ -555,12 +562,8 @@ def _hmc_chain(q, lp, grad, mom, gen, n_iter, thin, rec_x, rec_lp, kind, params,
             for i in range(n):
                 mom[i] = -mom[i]
         accept_sum[0] += a
-        if adapt:
-            _da_update(st, a, target)
-            if st[_LOG_EPS] < -690.0:
-                counts[_C_STATUS] = STEP_COLLAPSED
-                counts[_C_WHERE] = counts[_C_ITER]
-                return
+        if adapt and _adapt_collapsed(st, a, target, counts):
+            return
         counts[_C_ITER] += 1
         if (it + 1) % thin == 0:
             _to_x(q, lower, coords, scale, x1)
