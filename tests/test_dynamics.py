@@ -10,7 +10,7 @@ import math
 import numba
 import numpy as np
 import pytest
-import scipy.stats as st
+from custom_potentials import quartic_derivative, quartic_value
 from stats import assert_ks, assert_two_sample
 
 import coulombgas as cg
@@ -186,18 +186,8 @@ def _repelling_d(x, i):
     return -x
 
 
-@numba.njit
-def _soft(x, i):
-    return 0.5 * x * x + 0.25 * x**4
-
-
-@numba.njit
-def _soft_d(x, i):
-    return x + x**3
-
-
 def test_custom_potential_runs_and_matches_builtin():
-    custom = cg.CoulombGas.dyson(P.Custom(_soft, _soft_d), 3, beta=1.0)
+    custom = cg.CoulombGas.dyson(P.Custom(quartic_value, quartic_derivative), 3, beta=1.0)
     builtin = cg.CoulombGas.dyson(P.Quartic(t=1.0, g=1.0), 3, beta=1.0)
     x0 = np.array([-1.0, 0.0, 1.0])
     a = cg.simulate(custom, 1.0, 0.01, x0=x0, replicas=4, seed=2).x
@@ -259,7 +249,7 @@ def test_bad_gas_arguments():
     with pytest.raises(ValueError, match="coeffs"):
         P.Polynomial([0.0, 0.0, -1.0])  # negative leading coefficient
     with pytest.raises(TypeError, match="value_fn"):
-        P.Custom(lambda x, i: x, _soft_d)
+        P.Custom(lambda x, i: x, quartic_derivative)
     with pytest.raises(TypeError, match="potential"):
         cg.CoulombGas(n=3, beta=1.0, potential=lambda x: x)
     with pytest.raises(TypeError, match="gas"):

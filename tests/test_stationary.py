@@ -16,6 +16,7 @@ import numba
 import numpy as np
 import pytest
 import scipy.signal
+from custom_potentials import quartic_derivative, quartic_value
 from stats import assert_two_sample, assert_z
 
 import coulombgas as cg
@@ -389,18 +390,8 @@ def test_non_confining_potential_is_reported_as_divergence(method):
         sample(gas, 400, method=method, warmup=300, x0=[-1.0, 0.0, 1.0], seed=1)
 
 
-@numba.njit
-def _quartic_value(x, i):
-    return 0.5 * x * x + 0.25 * x**4
-
-
-@numba.njit
-def _quartic_derivative(x, i):
-    return x + x**3
-
-
 def test_custom_potential_kernels_match_the_builtin_ones():
-    custom = cg.CoulombGas.dyson(P.Custom(_quartic_value, _quartic_derivative), 5, beta=2.0)
+    custom = cg.CoulombGas.dyson(P.Custom(quartic_value, quartic_derivative), 5, beta=2.0)
     builtin = cg.CoulombGas.dyson(P.Quartic(t=1.0, g=1.0), 5, beta=2.0)
     q = np.sort(np.random.default_rng(4).normal(size=(3, 5)), axis=-1)
     out = []
