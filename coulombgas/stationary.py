@@ -415,21 +415,10 @@ def _jsonable(obj):
 
 
 def _initial_states(gas, x0, chains):
-    from .dynamics import default_x0
+    """One starting configuration per chain, checked exactly as :func:`coulombgas.simulate` checks ``x0``."""
+    from .dynamics import _initial_state
 
-    n = gas.n
-    lower = gas.potential.kernel_data(n)[2]
-    if x0 is None:
-        return np.broadcast_to(default_x0(gas), (chains, n)).copy()
-    x = v.finite_array("x0", x0)
-    if x.shape not in ((n,), (chains, n)):
-        raise ValueError(f"`x0` must have shape ({n},) or ({chains}, {n}), got shape {x.shape}")
-    x = np.broadcast_to(x, (chains, n)).copy()
-    if np.any(np.diff(x, axis=-1) <= 0):
-        raise ValueError("`x0` must be strictly increasing along its last axis (sorted, no coincident values)")
-    if np.any(x[:, 0] <= lower):
-        raise ValueError(f"`x0` must lie inside the potential's domain x > {lower:g}")
-    return x
+    return _initial_state(gas, x0, chains, gas.potential.kernel_data(gas.n)[2])
 
 
 def _jitter(x, gens, gas):

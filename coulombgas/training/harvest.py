@@ -28,7 +28,22 @@ import numpy as np
 
 from ..io import _json_default
 
-__all__ = ["Harvest", "spectra_of"]
+__all__ = ["Harvest", "spectra_of", "coincident_groups"]
+
+
+def coincident_groups(values, tol: float) -> list[tuple[int, ...]]:
+    """Index groups (two or more) of an ascending sequence whose neighbours differ by at most ``tol``.
+
+    Used for a teacher's or a fixed point's degenerate levels: ``[1, 2, 2, 3, 3]`` gives
+    ``[(1, 2), (3, 4)]``.
+    """
+    groups, start = [], 0
+    for k in range(1, len(values) + 1):
+        if k == len(values) or values[k] - values[k - 1] > tol:
+            if k - start >= 2:
+                groups.append(tuple(range(start, k)))
+            start = k
+    return groups
 
 
 def spectra_of(W, gram: str = "WtW") -> tuple[np.ndarray, np.ndarray]:

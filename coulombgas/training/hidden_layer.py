@@ -94,6 +94,7 @@ from .. import _rng
 from .. import _validate as v
 from .._jit import njit
 from ._loop import check_common, replay_init, run_ensemble
+from .harvest import coincident_groups
 
 __all__ = ["hidden_layer_teacher_student", "per_sample_gradients", "default_teacher", "random_hidden_layer",
            "degenerate_groups", "hidden_modes", "GRAM", "NOISES"]
@@ -144,14 +145,7 @@ def degenerate_groups(teacher, rtol: float = 1e-9) -> list[tuple[int, ...]]:
     W = v.finite_array("teacher", teacher, ndim=2)
     rtol = v.positive("rtol", rtol)
     ev = np.sort(np.linalg.svd(W, compute_uv=False) ** 2)
-    tol = rtol * max(float(ev[-1]), 1e-300)
-    groups, start = [], 0
-    for k in range(1, len(ev) + 1):
-        if k == len(ev) or ev[k] - ev[k - 1] > tol:
-            if k - start >= 2:
-                groups.append(tuple(range(start, k)))
-            start = k
-    return groups
+    return coincident_groups(ev, rtol * max(float(ev[-1]), 1e-300))
 
 
 def hidden_modes(harvest, record: int = -1) -> tuple[np.ndarray, np.ndarray]:

@@ -75,6 +75,7 @@ from .. import _rng
 from .. import _validate as v
 from .._jit import njit
 from ._loop import check_common, run_ensemble
+from .harvest import coincident_groups
 
 __all__ = ["gaussian_rbm", "per_sample_gradients", "fixed_point", "stationary_variance", "kernel_eigenvalues",
            "GRAM"]
@@ -605,11 +606,4 @@ def degenerate_groups(harvest) -> list[tuple[int, ...]]:
     """Index groups of the ascending fixed point that coincide: the κ_k = κ_{n−k} pairs."""
     p = harvest.params
     x, _ = fixed_point(p["n"], p["mu2"], p["m2"], p["sigma_h"], n_hidden=p["n_hidden"])
-    tol = 1e-9 * max(1.0, float(np.abs(x).max()))
-    groups, start = [], 0
-    for k in range(1, len(x) + 1):
-        if k == len(x) or x[k] - x[k - 1] > tol:
-            if k - start >= 2:
-                groups.append(tuple(range(start, k)))
-            start = k
-    return groups
+    return coincident_groups(x, 1e-9 * max(1.0, float(np.abs(x).max())))
