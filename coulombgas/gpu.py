@@ -882,19 +882,15 @@ def teacher_student_cuda(*, lr: float = 0.1, batch_size: int = 16, eps: float = 
     function when no CUDA device is found.
     """
     ts = importlib.import_module("coulombgas.training.teacher_student")
-    from .training._loop import check_common, run_ensemble
+    from .training._loop import run_ensemble
 
     kw = dict(lr=lr, batch_size=batch_size, eps=eps, models=models, steps=steps, record_every=record_every,
               seed=seed, teacher=teacher, init_std=init_std, epoch_batches=epoch_batches,
               divergence_loss=divergence_loss, out=out, resume=resume, progress=progress,
               record_weights=record_weights)
-    lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
-    params = {
-        "lr": lr, "batch_size": batch_size, "eps": v.nonnegative("eps", eps),
-        "teacher": v.real("teacher", teacher), "init_std": v.nonnegative("init_std", init_std),
-        "epoch_batches": v.integer("epoch_batches", epoch_batches, minimum=1),
-        "divergence_loss": v.positive("divergence_loss", divergence_loss),
-    }
+    params, models, steps, record_every = ts.validated(lr, batch_size, eps, models, steps, record_every, teacher,
+                                                       init_std, epoch_batches, divergence_loss)
+    batch_size, epoch_batches = params["batch_size"], params["epoch_batches"]
     if not require("cuda", fallback=fallback):
         return ts.teacher_student(**kw)
     block = _block_models(block_models, 8 * 5 * batch_size * epoch_batches, models)
@@ -1074,20 +1070,16 @@ def phase_network_cuda(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size:
     as for :func:`teacher_student_cuda`.
     """
     pn = importlib.import_module("coulombgas.training.phase_network")
-    from .training._loop import check_common, run_ensemble
+    from .training._loop import run_ensemble
 
     kw = dict(lr=lr, sigma_w=sigma_w, batch_size=batch_size, models=models, steps=steps,
               record_every=record_every, seed=seed, n_in=n_in, n_mid=n_mid, n_hidden=n_hidden,
               epoch_batches=epoch_batches, divergence_loss=divergence_loss, out=out, resume=resume,
               progress=progress, record_weights=record_weights)
-    lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
-    params = {
-        "lr": lr, "batch_size": batch_size, "sigma_w": v.positive("sigma_w", sigma_w),
-        "n_in": v.integer("n_in", n_in, minimum=1), "n_mid": v.integer("n_mid", n_mid, minimum=1),
-        "n_hidden": v.integer("n_hidden", n_hidden, minimum=1),
-        "epoch_batches": v.integer("epoch_batches", epoch_batches, minimum=1),
-        "divergence_loss": v.positive("divergence_loss", divergence_loss),
-    }
+    params, models, steps, record_every = pn.validated(lr, sigma_w, batch_size, models, steps, record_every, n_in,
+                                                       n_mid, n_hidden, epoch_batches, divergence_loss)
+    batch_size, epoch_batches, n_mid, n_hidden = (params[k] for k in ("batch_size", "epoch_batches", "n_mid",
+                                                                       "n_hidden"))
     if not require("cuda", fallback=fallback):
         return pn.phase_network(**kw)
     per_model = 8 * batch_size * epoch_batches * (n_mid + 1) + 8 * n_hidden * (n_mid + 1)

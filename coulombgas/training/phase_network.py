@@ -117,6 +117,18 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
     if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
         kwargs = {k: val for k, val in locals().items() if k not in ("device", "fallback", "gpu")}
         return gpu.phase_network_cuda(**kwargs)
+    params, models, steps, record_every = validated(lr, sigma_w, batch_size, models, steps, record_every, n_in,
+                                                    n_mid, n_hidden, epoch_batches, divergence_loss)
+    batch_size, epoch_batches, n_in, n_mid = (params[k] for k in ("batch_size", "epoch_batches", "n_in", "n_mid"))
+    per_model = 8 * batch_size * epoch_batches * (n_mid + n_in + 1)  # bytes of features h, inputs x, labels y
+    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
+                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
+                        block_models=max(1, int(2e8 // per_model)), record_weights=record_weights)
+
+
+def validated(lr, sigma_w, batch_size, models, steps, record_every, n_in, n_mid, n_hidden, epoch_batches,
+              divergence_loss):
+    """Checked arguments of :func:`phase_network` (CPU and GPU): ``(params, models, steps, record_every)``."""
     lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
     params = {
         "lr": lr, "batch_size": batch_size, "sigma_w": v.positive("sigma_w", sigma_w),
@@ -125,10 +137,7 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
         "epoch_batches": v.integer("epoch_batches", epoch_batches, minimum=1),
         "divergence_loss": v.positive("divergence_loss", divergence_loss),
     }
-    per_model = 8 * batch_size * epoch_batches * (n_mid + n_in + 1)  # bytes of features h, inputs x, labels y
-    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
-                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
-                        block_models=max(1, int(2e8 // per_model)), record_weights=record_weights)
+    return params, models, steps, record_every
 
 
 def teacher_of(params, gen):

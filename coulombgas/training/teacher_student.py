@@ -77,6 +77,18 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
     if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
         kwargs = {k: val for k, val in locals().items() if k not in ("device", "fallback", "gpu")}
         return gpu.teacher_student_cuda(**kwargs)
+    params, models, steps, record_every = validated(lr, batch_size, eps, models, steps, record_every, teacher,
+                                                    init_std, epoch_batches, divergence_loss)
+    batch_size = params["batch_size"]
+    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
+                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
+                        block_models=max(1, int(2e8 // (48 * batch_size * epoch_batches))),
+                        record_weights=record_weights)
+
+
+def validated(lr, batch_size, eps, models, steps, record_every, teacher, init_std, epoch_batches,
+              divergence_loss):
+    """Checked arguments of :func:`teacher_student` (CPU and GPU): ``(params, models, steps, record_every)``."""
     lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
     params = {
         "lr": lr, "batch_size": batch_size, "eps": v.nonnegative("eps", eps),
@@ -84,10 +96,7 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
         "epoch_batches": v.integer("epoch_batches", epoch_batches, minimum=1),
         "divergence_loss": v.positive("divergence_loss", divergence_loss),
     }
-    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
-                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
-                        block_models=max(1, int(2e8 // (48 * batch_size * epoch_batches))),
-                        record_weights=record_weights)
+    return params, models, steps, record_every
 
 
 def init(params, gens):
