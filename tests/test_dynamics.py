@@ -10,23 +10,12 @@ import math
 import numba
 import numpy as np
 import pytest
-from custom_potentials import quartic_derivative, quartic_value
+from reference import gaussian_ensemble_eigenvalues, quartic_derivative, quartic_value
 from stats import assert_ks, assert_two_sample
 
 import coulombgas as cg
 from coulombgas import potentials as P
 from coulombgas import theory
-
-
-def _goe_eigs(n, count, rng, beta):
-    """Eigenvalues of matrices with density ∝ exp(−β tr H²/2), β = 1 (real) or 2 (complex)."""
-    if beta == 1:
-        a = rng.standard_normal((count, n, n))
-        h = (a + np.swapaxes(a, 1, 2)) / 2
-    else:
-        a = (rng.standard_normal((count, n, n)) + 1j * rng.standard_normal((count, n, n))) / math.sqrt(2)
-        h = (a + np.conj(np.swapaxes(a, 1, 2))) / 2
-    return np.linalg.eigvalsh(h)
 
 
 def _stationary(gas, replicas, t_end, dt, burn, seed, **kw):
@@ -39,7 +28,7 @@ def test_small_n_marginals_match_gaussian_ensembles(beta):
     # Records 1 time unit apart; the slowest mode of the GβE Dyson process relaxes as e^{-t}.
     gas = cg.CoulombGas.gaussian(5, beta=beta)
     _, late = _stationary(gas, 400, 12.0, 2e-3, 6, seed=11)
-    ref = _goe_eigs(5, 20000, np.random.default_rng(3), beta)
+    ref = gaussian_ensemble_eigenvalues(5, 20000, np.random.default_rng(3), beta)
     for i in range(5):
         assert_two_sample(late[..., i].ravel(), ref[:, i])
     assert np.all(np.diff(late, axis=-1) > 0)

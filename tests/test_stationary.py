@@ -16,24 +16,13 @@ import numba
 import numpy as np
 import pytest
 import scipy.signal
-from custom_potentials import quartic_derivative, quartic_value
+from reference import gaussian_ensemble_eigenvalues, quartic_derivative, quartic_value
 from stats import assert_two_sample, assert_z
 
 import coulombgas as cg
 from coulombgas import mcmc
 from coulombgas import potentials as P
 from coulombgas.stationary import Samples, sample
-
-
-def _gbe_eigs(n, count, rng, beta):
-    """Dense GOE (β=1) / GUE (β=2) eigenvalues, density ∝ exp(−β tr H²/2), plain NumPy."""
-    if beta == 1:
-        a = rng.standard_normal((count, n, n))
-        h = (a + np.swapaxes(a, 1, 2)) / 2
-    else:
-        a = (rng.standard_normal((count, n, n)) + 1j * rng.standard_normal((count, n, n))) / math.sqrt(2)
-        h = (a + np.conj(np.swapaxes(a, 1, 2))) / 2
-    return np.linalg.eigvalsh(h)
 
 
 def _independent(s, minimum):
@@ -138,7 +127,7 @@ def test_marginals_match_dense_gaussian_ensembles(method, coordinates, beta, slo
     assert np.all(np.diff(s.x, axis=-1) > 0)
     assert np.nanmax(s.diagnostics["rhat"]) < 1.01
     ind = _independent(s, want // 2)
-    ref = _gbe_eigs(n, 20000, np.random.default_rng(3), beta)
+    ref = gaussian_ensemble_eigenvalues(n, 20000, np.random.default_rng(3), beta)
     for i in range(n):
         assert_two_sample(ind[:, i], ref[:, i])
 

@@ -17,7 +17,7 @@ from numba import prange
 
 from .. import forces
 from .._jit import njit
-from . import machine
+from . import machine, median_time
 
 __all__ = ["bench_forces", "format_table", "numpy_force"]
 
@@ -87,12 +87,7 @@ def _timed(fn, repeats, warmup_s=0.05):
     end = time.perf_counter() + warmup_s
     while time.perf_counter() < end:
         fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return first, float(np.median(times))
+    return first, median_time(fn, repeats)
 
 
 def _error(force, ref, scale):
