@@ -486,11 +486,11 @@ def _rbm_checks(harvest, extra):
 
     rows = []
     z = (mean - x_star) / err
-    paired = {i for pair in degenerate_pairs(harvest) for i in pair}
+    pairs = degenerate_pairs(harvest)
+    paired = {i for pair in pairs for i in pair}
     singles = [i for i in range(len(x_star)) if i not in paired]
-    centres = [(final[:, i] + final[:, j]) / 2 for i, j in degenerate_pairs(harvest)]
-    zc = [(c.mean() - x_star[i]) / (c.std(ddof=1) / math.sqrt(len(c)))
-          for c, (i, _) in zip(centres, degenerate_pairs(harvest))]
+    centres = [(final[:, i] + final[:, j]) / 2 for i, j in pairs]
+    zc = [(c.mean() - x_star[i]) / (c.std(ddof=1) / math.sqrt(len(c))) for c, (i, _) in zip(centres, pairs)]
     zs = [z[i] for i in singles] + zc
     worst = float(np.max(np.abs(zs)))
     extra["fixed_point"] = x_star
