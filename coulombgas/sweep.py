@@ -235,8 +235,19 @@ def _client(scheduler, workers, timeout):
     except ImportError:
         raise ImportError("sweeps need Dask: pip install 'coulombgas[dask]'") from None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+        import dask
+
+        # The statistical profiler samples every worker thread's stack each 10 ms for a
+        # dashboard this cluster does not serve: off, it gives CPU-bound points their core.
+        try:
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                "the local Dask cluster could not start its worker processes. Workers are spawned and "
+                "import the calling script: call sweep under `if __name__ == \"__main__\":` in a script file "
+                "(not from standard input), or use the `coulombgas sweep` command") from exc
         return Client(cluster), cluster
     if not isinstance(scheduler, str) or "://" not in scheduler:
         raise ValueError(f"`scheduler` must be an address like tcp://HOST:PORT, got {scheduler!r}")
@@ -278,6 +289,11 @@ def sweep(task: str, grid: dict, *, fixed: dict | None = None, scheduler: str | 
     list of dict
         One row per point, in grid order: the point's parameters, ``status`` (``"ok"`` or
         ``"failed"``), ``error`` and the task's summary numbers.
+
+    Notes
+    -----
+    The local cluster's workers are spawned processes that import the calling script, so
+    a script must call ``sweep`` under ``if __name__ == "__main__":``.
 
     Examples
     --------

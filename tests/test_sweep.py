@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -77,6 +79,18 @@ def test_unreachable_scheduler_fails_fast(tmp_path):
         cg.sweep("simulate", grid={"seed": [1]}, fixed={"n": 4, "t_end": 0.1}, scheduler="tcp://127.0.0.1:9",
                  out=tmp_path / "x", timeout=2.0, progress=False)
     assert time.perf_counter() - start < 15.0
+
+
+def test_script_without_main_guard_gets_a_clear_error(tmp_path):
+    # Spawned workers import the calling script; unguarded, each would start a cluster of its own.
+    script = tmp_path / "unguarded.py"
+    script.write_text("import coulombgas as cg\n"
+                      "cg.sweep('simulate', grid={'seed': [1]}, fixed={'n': 4, 't_end': 0.01}, "
+                      f"out={str(tmp_path / 'out')!r}, progress=False)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode != 0
+    assert 'if __name__ == "__main__":' in done.stderr.strip().splitlines()[-1]
 
 
 def test_sweep_command(tmp_path, capsys):
