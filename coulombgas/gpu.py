@@ -9,9 +9,9 @@ The same computations as the CPU path, on an NVIDIA GPU through Numba CUDA
 * :func:`simulate_cuda` — the canonical SDE of :class:`~coulombgas.gas.CoulombGas`,
   dx_i = [a K_i(x_i) + c Σ_{j≠i} w_j/(x_i − x_j)] dt + s_i dW_i, for many replicas
   of a small gas (n ≤ 64), with the schemes of :func:`coulombgas.simulate`;
-* :func:`teacher_student_cuda`, :func:`phase_network_cuda` — ensembles of the
-  training models of :mod:`coulombgas.training` with the CPU functions' arguments
-  and results (within floating-point rounding).
+* :func:`teacher_student_cuda`, :func:`phase_network_cuda`, :func:`gaussian_rbm_cuda`
+  — ensembles of the training models of :mod:`coulombgas.training` with the CPU
+  functions' arguments and results (within floating-point rounding).
 
 Layout of the work (why it should be fast on a GPU; see ``coulombgas.bench.gpu``
 for what was measured):
@@ -30,7 +30,9 @@ for what was measured):
   model fastest, so loads coalesce); the phase network is one *team* of
   threads per model, each thread owning R rows of W (R·n_mid values in
   registers), the output ŷ = Σ_j Z_j tanh(u_j) summed across the team through
-  shared memory in a fixed order (so all threads of a team agree bit for bit).
+  shared memory in a fixed order (so all threads of a team agree bit for bit);
+  the RBM is one thread per model, since each model's Gibbs noise is one
+  sequential stream (see :func:`_rbm_kernel`).
 
 Randomness: the SDE kernel draws from xoroshiro128+ streams (the generator of
 :mod:`numba.cuda.random`, same state layout), one per replica, initialised
@@ -42,9 +44,11 @@ numba's own ``xoroshiro128p_normal_float64`` is not used because it builds
 them from float32 uniforms, which reach 0 with probability 2⁻²⁴ (log 0 = −inf)
 — at 10¹⁰ draws a certainty. So a GPU run is reproducible for a given seed, but
 its random numbers differ from the CPU path's (NumPy PCG64): the two agree in
-law, not path by path. Training draws nothing on the device (datasets and
-initial weights are drawn on the host by the model's own ``init``), so there
-GPU and CPU agree to rounding.
+law, not path by path. Training models agree with the CPU to rounding: datasets
+and initial weights are drawn on the host by the model's own ``init``, and the
+RBM's Gibbs noise, the one thing drawn on the device, comes from each model's
+xoshiro256++ generator (seeded by ``init``) in the CPU's order, with the CPU's
+ziggurat.
 
 Without a GPU, :func:`require` raises (or falls back to the CPU when asked);
 with ``NUMBA_ENABLE_CUDASIM=1`` set before Numba is imported, the kernels run
@@ -72,7 +76,7 @@ from . import _validate as v
 from ._jit import njit
 
 __all__ = ["available", "require", "simulator", "direct_force_cuda", "simulate_cuda", "teacher_student_cuda",
-           "phase_network_cuda", "DEVICES", "MAX_N"]
+           "phase_network_cuda", "gaussian_rbm_cuda", "DEVICES", "MAX_N", "RBM_MAX_VALUES"]
 
 #: Accepted values of ``device``.
 DEVICES = ("cpu", "cuda")
@@ -1086,4 +1090,291 @@ def phase_network_cuda(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size:
     block = _block_models(block_models, per_model, models)
     return run_ensemble(pn.init, _phase_advance, pn.GRAM, params, models=models, steps=steps,
                         record_every=record_every, seed=seed, name=pn.NAME, out=out, resume=resume,
+                        progress=progress, block_models=block, record_weights=record_weights)
+
+
+# ------------------------------------------------------------------ Gaussian RBM
+
+#: Largest per-thread working set of :func:`gaussian_rbm_cuda` (W, the chains, h, two n × n scratch
+#: matrices; float64 values): one thread holds one model, in local memory.
+RBM_MAX_VALUES = 8192
+
+
+@functools.lru_cache(maxsize=None)
+def _rbm_kernel(n: int, nh: int, bs: int, tpb: int):
+    """rbm._advance, one thread per model, drawing the model's xoshiro256++ stream in the CPU's order.
+
+    One thread per model (not a team per chain) because the CPU draws every model's
+    Gibbs noise from one sequential stream, and a ziggurat draw uses a variable
+    number of 64-bit words: only one thread can reproduce it. Arrays are flat,
+    row-major: w[a·n + i] (W), p[i·bs + b] (chains, site-major as on the CPU),
+    h[a·bs + b]; the ziggurat tables and K_φ⁻¹ are copied to shared memory.
+    """
+    _cuda()
+    from numba import float64, int64, uint64
+
+    NW, NP, NH, NN = nh * n, n * bs, nh * bs, n * n
+    LAYERS = 256
+
+    @cuda.jit(device=True)
+    def next_u64(s):
+        """xoshiro256++ (rbm._next_u64): the next 64 bits; advances the local state ``s``."""
+        s0 = s[0]
+        s1 = s[1]
+        s2 = s[2]
+        s3 = s[3]
+        t = s0 + s3
+        out = ((t << uint64(23)) | (t >> uint64(41))) + s0
+        t = s1 << uint64(17)
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = (s3 << uint64(45)) | (s3 >> uint64(19))
+        s[0] = s0
+        s[1] = s1
+        s[2] = s2
+        s[3] = s3
+        return out
+
+    @cuda.jit(device=True)
+    def uniform(s):
+        return float64(next_u64(s) >> uint64(11)) * (1.0 / 9007199254740992.0)
+
+    @cuda.jit(device=True)
+    def normal(s, zw, zk, zf, r):
+        """One standard normal by rbm's ziggurat (rbm._fill_normals and rbm._normal_edge), same bits used."""
+        u = next_u64(s)
+        i = int64(u & uint64(0xFF))
+        negative = ((u >> uint64(8)) & uint64(1)) != 0
+        j = u >> uint64(12)
+        z = float64(j) * zw[i]
+        if negative:
+            z = -z
+        if j < zk[i]:
+            return z
+        while True:
+            if i == 0:  # the tail |z| > r
+                while True:
+                    a = -math.log(1.0 - uniform(s)) / r
+                    b = -math.log(1.0 - uniform(s))
+                    if b + b > a * a:
+                        return -(r + a) if negative else r + a
+            if zf[i] + uniform(s) * (zf[i + 1] - zf[i]) < math.exp(-0.5 * z * z):
+                return z
+            u = next_u64(s)
+            i = int64(u & uint64(0xFF))
+            negative = ((u >> uint64(8)) & uint64(1)) != 0
+            j = u >> uint64(12)
+            z = float64(j) * zw[i]
+            if negative:
+                z = -z
+            if j < zk[i]:
+                return z
+
+    @cuda.jit(device=True)
+    def kl_divergence(w, A, kinv, mu2, s2, logdet_k):
+        """rbm._kl: KL(p_t ‖ p_W) with A = μ² − σ_h²WᵀW factored in place; inf if A is not positive definite."""
+        for i in range(NN):
+            A[i] = 0.0
+        for a in range(nh):
+            for i in range(n):
+                c = -s2 * w[a * n + i]
+                for j in range(n):
+                    A[i * n + j] += c * w[a * n + j]
+        tr = 0.0
+        for i in range(n):
+            A[i * n + i] += mu2
+            for j in range(n):
+                tr += A[i * n + j] * kinv[i * n + j]
+        det = 1.0
+        logdet = 0.0
+        for j in range(n):
+            d = A[j * n + j]
+            for k in range(j):
+                d -= A[j * n + k] * A[j * n + k]
+            if not (d > 0.0):
+                return math.inf
+            det *= d
+            if det < 1e-200 or det > 1e200:
+                logdet += math.log(det)
+                det = 1.0
+            inv = 1.0 / math.sqrt(d)
+            for i in range(j + 1, n):
+                acc = A[i * n + j]
+                for k in range(j):
+                    acc -= A[i * n + k] * A[j * n + k]
+                A[i * n + j] = acc * inv
+        logdet += math.log(det)
+        return 0.5 * (tr - n - logdet + logdet_k)
+
+    @cuda.jit
+    def kernel(W, phi, rng, step, diverged, loss_out, n_steps, lr, mu2, sigma_h, sweeps, kinv_g, logdet_k, limit,
+               zw_g, zk_g, zf_g, zr):
+        zw = cuda.shared.array(LAYERS, float64)
+        zk = cuda.shared.array(LAYERS, uint64)
+        zf = cuda.shared.array(LAYERS + 1, float64)
+        kinv = cuda.shared.array(NN, float64)
+        t = cuda.threadIdx.x
+        for k in range(t, LAYERS + 1, tpb):
+            if k < LAYERS:
+                zw[k] = zw_g[k]
+                zk[k] = zk_g[k]
+            zf[k] = zf_g[k]
+        for k in range(t, NN, tpb):
+            kinv[k] = kinv_g[k]
+        cuda.syncthreads()
+        m = cuda.grid(1)
+        if m >= W.shape[0]:
+            return
+        if diverged[m] != 0:
+            loss_out[m] = math.nan
+            return
+        s = cuda.local.array(4, uint64)
+        w = cuda.local.array(NW, float64)
+        p = cuda.local.array(NP, float64)
+        h = cuda.local.array(NH, float64)
+        d = cuda.local.array(NN, float64)
+        A = cuda.local.array(NN, float64)
+        row = cuda.local.array(n, float64)
+        for k in range(4):
+            s[k] = rng[m, k]
+        for a in range(nh):
+            for i in range(n):
+                w[a * n + i] = W[m, a, i]
+        for b in range(bs):
+            for i in range(n):
+                p[i * bs + b] = phi[m, b, i]
+        s2 = sigma_h * sigma_h
+        inv_mu = 1.0 / math.sqrt(mu2)
+        scale = lr * s2
+        inv_bs = 1.0 / bs
+        st = step[m]
+        div = 0
+        kl = kl_divergence(w, A, kinv, mu2, s2, logdet_k)
+        for it in range(n_steps):
+            if not (kl <= limit):  # also catches NaN and a non-normalisable model (inf)
+                div = st + 1
+                break
+            for sweep in range(sweeps):
+                # h | φ ~ N(σ_h² W φ, σ_h²): noise in (chain, hidden unit) order, as on the CPU.
+                for b in range(bs):
+                    for a in range(nh):
+                        h[a * bs + b] = sigma_h * normal(s, zw, zk, zf, zr)
+                for a in range(nh):
+                    for i in range(n):
+                        c = s2 * w[a * n + i]
+                        for b in range(bs):
+                            h[a * bs + b] += c * p[i * bs + b]
+                # φ | h ~ N(Wᵀh/μ², 1/μ²): noise in (chain, site) order.
+                for b in range(bs):
+                    for i in range(n):
+                        p[i * bs + b] = inv_mu * normal(s, zw, zk, zf, zr)
+                for a in range(nh):
+                    for i in range(n):
+                        c = w[a * n + i] / mu2
+                        for b in range(bs):
+                            p[i * bs + b] += c * h[a * bs + b]
+            # D = K⁻¹ − (1/|B|) Σ_b φ_b φ_bᵀ, then W ← W + α σ_h² W D.
+            for i in range(n):
+                for j in range(i, n):
+                    acc = 0.0
+                    for b in range(bs):
+                        acc += p[i * bs + b] * p[j * bs + b]
+                    d[i * n + j] = kinv[i * n + j] - acc * inv_bs
+                    d[j * n + i] = d[i * n + j]
+            for a in range(nh):
+                for j in range(n):
+                    acc = 0.0
+                    for i in range(n):
+                        acc += w[a * n + i] * d[j * n + i]
+                    row[j] = acc
+                for j in range(n):
+                    w[a * n + j] += scale * row[j]
+            st += 1
+            kl = kl_divergence(w, A, kinv, mu2, s2, logdet_k)
+        if div == 0 and not (kl <= limit):
+            div = st + 1
+        for a in range(nh):
+            for i in range(n):
+                W[m, a, i] = w[a * n + i]
+        for b in range(bs):
+            for i in range(n):
+                phi[m, b, i] = p[i * bs + b]
+        for k in range(4):
+            rng[m, k] = s[k]
+        step[m] = st
+        diverged[m] = div
+        loss_out[m] = kl if div == 0 else math.nan
+
+    return kernel
+
+
+def _rbm_advance(data, state, gens, n_steps, params):
+    """``advance`` of :mod:`coulombgas.training._loop` running gaussian_rbm's update on the device."""
+    _cuda()
+    rbm = importlib.import_module("coulombgas.training.rbm")
+    dev = data.get("_cuda")
+    if dev is None:  # the target and the ziggurat tables go to the device once per block
+        kinv, logdet_k = rbm._target(params)
+        dev = {"kinv": cuda.to_device(np.ascontiguousarray(kinv.ravel())), "logdet_k": logdet_k,
+               "zw": cuda.to_device(rbm._ZIG_W), "zk": cuda.to_device(rbm._ZIG_K), "zf": cuda.to_device(rbm._ZIG_F)}
+        data["_cuda"] = dev
+    W, phi, rng = state["W"], state["phi"], state["rng"]
+    models, nh, n = W.shape
+    bs = phi.shape[1]
+    tpb = _threads(64, 8)
+    kernel = _rbm_kernel(n, nh, bs, tpb)
+    Wd, phid, rngd = (cuda.to_device(np.ascontiguousarray(a)) for a in (W, phi, rng))
+    step = cuda.to_device(state["step"])
+    div = cuda.to_device(state["diverged"])
+    loss = cuda.device_array(models, dtype=np.float64)
+    with _quiet():
+        kernel[(models + tpb - 1) // tpb, tpb](
+            Wd, phid, rngd, step, div, loss, int(n_steps), float(params["lr"]), float(params["mu2"]),
+            float(params["sigma_h"]), int(params["gibbs_steps"]), dev["kinv"], float(dev["logdet_k"]),
+            float(params["divergence_loss"]), dev["zw"], dev["zk"], dev["zf"], float(rbm._ZIG_R))
+        W[...] = Wd.copy_to_host()
+        phi[...] = phid.copy_to_host()
+        rng[...] = rngd.copy_to_host()
+        state["step"][...] = step.copy_to_host()
+        state["diverged"][...] = div.copy_to_host()
+        return loss.copy_to_host()
+
+
+def gaussian_rbm_cuda(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: float = 1.0, m2: float = 4.0,
+                      lr: float = 0.1, batch_size: int = 16, gibbs_steps: int = 3, models: int = 7500,
+                      steps: int = 100_000, record_every: int = 1000, seed=0, init_std: float = 0.1,
+                      divergence_loss: float = 100.0, out=None, resume: bool = False, progress: bool | None = None,
+                      record_weights: bool = True, block_models: int | None = None, fallback: bool = False):
+    """:func:`coulombgas.training.gaussian_rbm` with the persistent-chain updates on the GPU.
+
+    Same arguments and the same :class:`~coulombgas.training.harvest.Harvest` (to
+    rounding): initial weights, chains and each model's Gibbs generator come from the
+    model's ``init`` on the host, and the device draws every model's Gibbs noise from
+    that generator in the CPU's order (one thread per model). The working set of one
+    model, n_h·n + |B|(n + n_h) + 2n² + n values, must stay within
+    :data:`RBM_MAX_VALUES`. ``block_models`` and ``fallback`` as for
+    :func:`teacher_student_cuda`.
+    """
+    rbm = importlib.import_module("coulombgas.training.rbm")
+    from .training._loop import run_ensemble
+
+    kw = dict(n=n, n_hidden=n_hidden, mu2=mu2, sigma_h=sigma_h, m2=m2, lr=lr, batch_size=batch_size,
+              gibbs_steps=gibbs_steps, models=models, steps=steps, record_every=record_every, seed=seed,
+              init_std=init_std, divergence_loss=divergence_loss, out=out, resume=resume, progress=progress,
+              record_weights=record_weights)
+    params, models, steps, record_every = rbm.validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps,
+                                                        models, steps, record_every, init_std, divergence_loss)
+    n, nh, bs = params["n"], params["n_hidden"], params["batch_size"]
+    values = nh * n + bs * (n + nh) + 2 * n * n + n
+    if values > RBM_MAX_VALUES:
+        raise ValueError(f"`n`, `n_hidden` and `batch_size` must keep n_h·n + |B|(n + n_h) + 2n² + n <= "
+                         f"{RBM_MAX_VALUES} (one GPU thread holds one model), got {values}")
+    if not require("cuda", fallback=fallback):
+        return rbm.gaussian_rbm(**kw)
+    block = _block_models(block_models, 8 * (nh * n + bs * n + 4 + 3), models)
+    return run_ensemble(rbm.init, _rbm_advance, rbm.GRAM, params, models=models, steps=steps,
+                        record_every=record_every, seed=seed, name=rbm.NAME, out=out, resume=resume,
                         progress=progress, block_models=block, record_weights=record_weights)

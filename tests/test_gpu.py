@@ -34,7 +34,7 @@ import coulombgas as cg
 from coulombgas import gpu
 from coulombgas.forces import coulomb_force
 from coulombgas.potentials import Quartic, Laguerre
-from coulombgas.training import teacher_student, phase_network
+from coulombgas.training import teacher_student, phase_network, gaussian_rbm
 
 out = {}
 
@@ -212,6 +212,32 @@ def phase():
         res[name] = compare(gpu.phase_network_cuda(**kw), phase_network(**kw))
     return res
 
+@check
+def rbm():
+    res = {}
+    tiny = dict(n=4, n_hidden=3, batch_size=3, gibbs_steps=2, models=3, steps=6, record_every=3, seed=2)
+    for name, kw in {
+        "tiny": tiny,
+        "paper_widths": dict(models=1, steps=2, record_every=1, seed=4),  # n = n_h = 10, |B| = 16, 3 sweeps
+        "blocks": dict(tiny, models=5, seed=8),
+        "diverging": dict(n=4, n_hidden=4, batch_size=2, gibbs_steps=1, models=4, steps=4, record_every=2, seed=3,
+                          mu2=8.5, lr=1.0, init_std=1.0),  # models 1, 3 stop (at updates 2, 4)
+    }.items():
+        extra = {"block_models": 2} if name == "blocks" else {}
+        res[name] = compare(gpu.gaussian_rbm_cuda(**kw, **extra, progress=False), gaussian_rbm(**kw, progress=False))
+    return res
+
+@check
+def bench():
+    # The benchmark's GPU rows, at toy sizes: they must run as they will on a device.
+    from coulombgas.bench import gpu as bg
+    bg.SIZES.update(phase=((2, 3), None), dbm=((4, 5), None), force=(70, None), teacher=((3, 4), None),
+                    rbm=((2, 2), None))
+    rate_force, err = bg._gpu_force(True)
+    rates = {"force": rate_force, "dbm": bg._gpu_dbm(True, "adaptive-heun")[0], "phase": bg._gpu_phase(True),
+             "teacher": bg._gpu_teacher(True), "rbm": bg._gpu_rbm(True)}
+    return {"rates": rates, "force_err": err}
+
 print(json.dumps(out))
 '''
 
@@ -306,6 +332,22 @@ def test_phase_network_matches_cpu(sim, name):
         assert r["diverged"][0] and r["model_ids"], r
 
 
+@pytest.mark.parametrize("name", ["tiny", "paper_widths", "blocks", "diverging"])
+def test_gaussian_rbm_matches_cpu(sim, name):
+    # The device draws each model's Gibbs noise from the same xoshiro256++ stream with the
+    # same ziggurat: any slip in the order of draws would move the weights by O(1), not 1e-10.
+    r = _result(sim, "rbm")[name]
+    _same_harvest(r)
+    if name == "diverging":
+        assert r["diverged"] == [[1, 3], [2, 4]] and r["model_ids"] == [0, 2], r
+
+
+def test_benchmark_gpu_rows_run(sim):
+    r = _result(sim, "bench")
+    assert all(math.isfinite(rate) and rate > 0 for rate in r["rates"].values()), r
+    assert r["force_err"] < 1e-9, r
+
+
 def _same_harvest(r):
     assert r["params"] and r["steps"] and r["seed"]
     assert r["model"][0] == r["model"][1] and r["gram"][0] == r["gram"][1]
@@ -353,7 +395,8 @@ def test_no_gpu_raises_everywhere(no_gpu):
     gas = cg.CoulombGas.gaussian(3)
     calls = [lambda: gpu.direct_force_cuda([0.0, 1.0]), lambda: gpu.simulate_cuda(gas, 0.1, 0.01),
              lambda: gpu.teacher_student_cuda(models=2, steps=2, record_every=1),
-             lambda: gpu.phase_network_cuda(models=2, steps=2, record_every=1)]
+             lambda: gpu.phase_network_cuda(models=2, steps=2, record_every=1),
+             lambda: gpu.gaussian_rbm_cuda(models=2, steps=2, record_every=1)]
     for call in calls:
         with pytest.raises(ValueError, match="no CUDA device"):
             call()
@@ -361,7 +404,7 @@ def test_no_gpu_raises_everywhere(no_gpu):
 
 def test_fallback_runs_the_cpu_path(no_gpu):
     from coulombgas.forces import coulomb_force
-    from coulombgas.training import phase_network, teacher_student
+    from coulombgas.training import gaussian_rbm, phase_network, teacher_student
 
     x = np.array([0.3, -1.0, 2.0, 0.9])
     with pytest.warns(RuntimeWarning):
@@ -377,6 +420,10 @@ def test_fallback_runs_the_cpu_path(no_gpu):
     with pytest.warns(RuntimeWarning):
         h = gpu.phase_network_cuda(**kw, fallback=True)
     np.testing.assert_array_equal(h.eigenvalues, phase_network(**kw).eigenvalues)
+    kw = dict(models=2, steps=4, record_every=2, batch_size=2, seed=1, progress=False)
+    with pytest.warns(RuntimeWarning):
+        h = gpu.gaussian_rbm_cuda(**kw, fallback=True)
+    np.testing.assert_array_equal(h.eigenvalues, gaussian_rbm(**kw).eigenvalues)
 
 
 def test_bad_input(fake_gpu):
@@ -418,6 +465,10 @@ def test_bad_input(fake_gpu):
         gpu.phase_network_cuda(n_mid=0)
     with pytest.raises(ValueError, match="`block_models`"):
         gpu.phase_network_cuda(models=2, steps=2, record_every=1, block_models=0)
+    with pytest.raises(ValueError, match="`mu2` must be >"):
+        gpu.gaussian_rbm_cuda(mu2=1.0)
+    with pytest.raises(ValueError, match="`n`, `n_hidden` and `batch_size` must keep"):
+        gpu.gaussian_rbm_cuda(n=64, batch_size=64, mu2=20.0)
 
 
 @pytest.mark.skipif(gpu.available(), reason="checks the behaviour without a GPU")
@@ -427,7 +478,8 @@ def test_public_functions_dispatch_on_device_without_gpu():
     gas = cg.CoulombGas.gaussian(3)
     for call in (lambda **k: cg.simulate(gas, 0.01, 1e-3, seed=1, **k),
                  lambda **k: cg.training.teacher_student(models=3, steps=20, record_every=10, progress=False, **k),
-                 lambda **k: cg.training.phase_network(models=2, steps=20, record_every=10, progress=False, **k)):
+                 lambda **k: cg.training.phase_network(models=2, steps=20, record_every=10, progress=False, **k),
+                 lambda **k: cg.training.gaussian_rbm(models=2, steps=20, record_every=10, progress=False, **k)):
         with pytest.raises(ValueError, match="device"):
             call(device="cuda")
         with pytest.warns(RuntimeWarning, match="device"):

@@ -9,16 +9,17 @@ launch to synchronise, with the data already on the device):
 * direct Coulomb force, N = 4·10⁵, fp64: ordered pair evaluations per second,
   N(N − 1) / time (the CPU kernel visits each unordered pair once, one division
   serving both points; its rate is quoted in the same N(N − 1) units);
-* teacher–student (paper 1, 2×2, |B| = 16): SGD updates per second.
+* teacher–student (paper 1, 2×2, |B| = 16): SGD updates per second;
+* Gaussian RBM (paper 1, 10×10, |B| = 16, 3 Gibbs sweeps): model updates per second.
 
 Each row holds the CPU rate measured in the same call (Numba kernels over all
 cores, at a size that fits this machine) and, when a CUDA device is present,
 the GPU rate and the issue-7 target (H100). Without a device the GPU columns
 say so, and nothing is estimated for them beyond the target itself.
 
-Full-size estimates: paper 1's RBM setting (7,500 models × 10⁵ updates; the RBM
-has no GPU kernel, CPU only) and paper 4's phase-diagram grid (144 points × 100
-networks × 10⁸ updates = 1.44·10¹² updates), from the rates measured here.
+Full-size estimates: paper 1's RBM setting (7,500 models × 10⁵ updates) and paper
+4's phase-diagram grid (144 points × 100 networks × 10⁸ updates = 1.44·10¹² updates),
+from the rates measured here (CPU: the whole RBM call; GPU: the kernels).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ SIZES = {
     "dbm": ((1 << 16, 100), (1 << 20, 1000)),           # replicas, steps per launch
     "force": (100_000, 400_000),                        # points
     "teacher": ((1 << 14, 200), (1 << 17, 1000)),       # models, updates per launch
+    "rbm": ((1024, 20), (7500, 200)),                   # models, updates per launch
 }
 
 
@@ -113,10 +115,7 @@ def _cpu_teacher(quick):
 
 def _cpu_rbm(quick):
     """Whole gaussian_rbm call (paper 1's protocol) at a small size: updates per second."""
-    try:
-        rbm = importlib.import_module("coulombgas.training.rbm")
-    except ImportError:  # pragma: no cover - model not present
-        return None
+    rbm = importlib.import_module("coulombgas.training.rbm")
     models, steps = (8, 100) if quick else (64, 1000)
     kw = dict(models=models, steps=steps, record_every=steps, progress=False, record_weights=False)
     t = median_time(lambda: rbm.gaussian_rbm(seed=1, **kw), 2, warm=True)
@@ -205,6 +204,25 @@ def _gpu_teacher(quick):
     return models * steps / t
 
 
+def _gpu_rbm(quick):
+    rbm = importlib.import_module("coulombgas.training.rbm")
+    cuda = gpu._cuda()
+    models, steps = SIZES["rbm"][0 if quick else 1]
+    params, _, _, _ = rbm.validated(10, 10, 9.0, 1.0, 4.0, 0.1, 16, 3, models, 1, 1, 0.1, 100.0)
+    _, state = rbm.init(params, _rng.streams(1, models))
+    kinv, logdet_k = rbm._target(params)
+    tpb = gpu._threads(64, 8)
+    kernel = gpu._rbm_kernel(10, 10, 16, tpb)
+    d = [cuda.to_device(np.ascontiguousarray(a)) for a in (state["W"], state["phi"], state["rng"])]
+    step = cuda.to_device(np.zeros(models, dtype=np.int64))
+    div = cuda.to_device(np.zeros(models, dtype=np.int64))
+    loss = cuda.device_array(models)
+    tables = [cuda.to_device(a) for a in (kinv.ravel(), rbm._ZIG_W, rbm._ZIG_K, rbm._ZIG_F)]
+    t = _sync_time(lambda: kernel[(models + tpb - 1) // tpb, tpb](
+        *d, step, div, loss, steps, 0.1, 9.0, 1.0, 3, tables[0], logdet_k, 100.0, *tables[1:], rbm._ZIG_R), 3)
+    return models * steps / t
+
+
 # ------------------------------------------------------------------ the table
 
 def bench_gpu(quick: bool = False) -> list[dict]:
@@ -216,9 +234,10 @@ def bench_gpu(quick: bool = False) -> list[dict]:
         device = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
     cpu = {"phase network": _cpu_phase(quick), "DBM ensemble N=10, euler-maruyama": _cpu_dbm(quick, "euler-maruyama"),
            "DBM ensemble N=10, adaptive-heun": _cpu_dbm(quick, "adaptive-heun"),
-           "direct force N=4e5": _cpu_force(quick), "teacher-student": _cpu_teacher(quick)}
+           "direct force N=4e5": _cpu_force(quick), "teacher-student": _cpu_teacher(quick),
+           "Gaussian RBM 10x10": _cpu_rbm(quick)}
     units = {"phase network": "SGD updates/s", "direct force N=4e5": "pair evaluations/s",
-             "teacher-student": "SGD updates/s"}
+             "teacher-student": "SGD updates/s", "Gaussian RBM 10x10": "model updates/s"}
     gpu_rates, notes = {}, {}
     if on_gpu:
         gpu_rates["phase network"] = _gpu_phase(quick)
@@ -230,6 +249,8 @@ def bench_gpu(quick: bool = False) -> list[dict]:
         gpu_rates["direct force N=4e5"] = rate
         notes["direct force N=4e5"] = f"max |F_gpu - F_cpu| on 20,000 points: {err:.2e}"
         gpu_rates["teacher-student"] = _gpu_teacher(quick)
+        gpu_rates["Gaussian RBM 10x10"] = _gpu_rbm(quick)
+        notes["Gaussian RBM 10x10"] = "CPU: whole gaussian_rbm call; GPU: the update kernel"
     rows = []
     for case, cpu_rate in cpu.items():
         key = "DBM ensemble N=10" if case.startswith("DBM") else case
@@ -247,13 +268,16 @@ def bench_gpu(quick: bool = False) -> list[dict]:
             "note": notes.get(case, "") + ("" if g is not None else
                                            "; CPU measured at a smaller size (see the module docstring)"),
         })
-    rbm_rate = _cpu_rbm(quick)
+    rbm_rate = cpu["Gaussian RBM 10x10"]
+    rbm_gpu = gpu_rates.get("Gaussian RBM 10x10")
     pn_gpu = gpu_rates.get("phase network")
     rows.append({
         "case": "estimate: paper-1 RBM setting, 7,500 models x 1e5 updates",
-        "cpu_hours": PAPER1_RBM_UPDATES / rbm_rate / 3600 if rbm_rate else None,
-        "cpu_rate": rbm_rate, "gpu_hours": "n/a (no GPU kernel for the RBM)",
-        "note": "CPU rate of the whole gaussian_rbm call (init, training, records) at a small size, this machine",
+        "cpu_hours": PAPER1_RBM_UPDATES / rbm_rate / 3600,
+        "cpu_rate": rbm_rate,
+        "gpu_hours": PAPER1_RBM_UPDATES / rbm_gpu / 3600 if rbm_gpu else "not measured",
+        "note": "CPU rate of the whole gaussian_rbm call (init, training, records) at a small size, this machine; "
+                "GPU: the update kernel at 7,500 models",
     })
     rows.append({
         "case": "estimate: paper-4 grid, 144 x 100 networks x 1e8 updates",

@@ -297,7 +297,7 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
                  lr: float = 0.1, batch_size: int = 16, gibbs_steps: int = 3, models: int = 7500,
                  steps: int = 100_000, record_every: int = 1000, seed=0, init_std: float = 0.1,
                  divergence_loss: float = 100.0, out=None, resume: bool = False, progress: bool | None = None,
-                 record_weights: bool = True):
+                 record_weights: bool = True, device: str = "cpu", fallback: bool = False):
     """Train an ensemble of Gaussian RBMs on the free scalar field (protocol in the module docstring).
 
     Parameters
@@ -321,6 +321,10 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
         stopped and flagged.
     out : path, optional
         Stream records to this HDF5 file (``resume=True`` continues an interrupted run).
+    device : {"cpu", "cuda"}
+        ``"cuda"`` runs the updates on an NVIDIA GPU (extra ``gpu``; the same random
+        streams, so the same results within rounding); without one, ValueError unless
+        ``fallback=True``.
 
     Returns
     -------
@@ -335,6 +339,21 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
     >>> h.eigenvalues.shape
     (8, 3, 10)
     """
+    from .. import gpu
+
+    if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
+        kwargs = {k: val for k, val in locals().items() if k not in ("device", "fallback", "gpu")}
+        return gpu.gaussian_rbm_cuda(**kwargs)
+    params, models, steps, record_every = validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps,
+                                                    models, steps, record_every, init_std, divergence_loss)
+    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
+                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
+                        block_models=2048, record_weights=record_weights)
+
+
+def validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps, models, steps, record_every, init_std,
+              divergence_loss):
+    """Checked arguments of :func:`gaussian_rbm` (CPU and GPU): ``(params, models, steps, record_every)``."""
     lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
     n = v.integer("n", n, minimum=2)
     m2 = v.positive("m2", m2)
@@ -346,9 +365,7 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
         "init_std": v.nonnegative("init_std", init_std),
         "divergence_loss": v.positive("divergence_loss", divergence_loss),
     }
-    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
-                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
-                        block_models=2048, record_weights=record_weights)
+    return params, models, steps, record_every
 
 
 def _target(params):
