@@ -20,12 +20,16 @@ for what was measured):
   memory in tiles; the reciprocals of a group of G = 8 pairs are combined into
   one fraction P/Q (P ← P d + w Q, Q ← Q d), so a pair costs 3 multiply-adds and
   1/G of an IEEE division instead of a full division; a group whose Q leaves
-  [1e-280, 1e280] (extreme spacings) is summed pair by pair instead.
+  [1e-280, 1e280] (extreme spacings) is summed pair by pair instead. The self
+  pair makes Q = 0 and takes that exit; the padding past N has w = 0, which
+  leaves P/Q as it was (or takes the exit); so the inner loop has no tests.
 * SDE: one thread per replica; the n positions, drifts and trial states are
   thread-local arrays of compile-time size n (fully unrolled loops, so they can
   live in registers), the random stream is xoroshiro128+ held in two registers,
   and a whole chunk of steps runs inside one launch; records are written with
-  the replica index fastest (coalesced).
+  the replica index fastest (coalesced). Euler–Maruyama has its own fixed-step
+  loop; the adaptive schemes carry their stack of Brownian-bridge sub-steps
+  (indexed at run time, so in local memory).
 * training: teacher–student is one thread per model (data stored sample-major,
   model fastest, so loads coalesce); the phase network is one *team* of
   threads per model, each thread owning R rows of W (R·n_mid values in
@@ -299,18 +303,16 @@ def _force_kernel(tpb: int, group: int):
                 p1 = 0.0
                 q1 = 1.0
                 for k in range(group):
-                    jj = tile + g + k
+                    # No test for the self pair or the padding past n: the self pair makes
+                    # Q = 0 and the group goes to ``plain`` (which skips it); padding has w = 0,
+                    # so P/Q keeps its value (or Q leaves the safe range: ``plain`` again).
                     xj = xs[g + k]
                     wj = ws[g + k]
-                    # The self pair and the padding past n count as d = 1, w = 0: P/Q unchanged.
-                    pad = jj >= n
-                    d0 = 1.0 if (pad or jj == i0) else x0 - xj
-                    w0 = 0.0 if (pad or jj == i0) else wj
-                    d1 = 1.0 if (pad or jj == i1) else x1 - xj
-                    w1 = 0.0 if (pad or jj == i1) else wj
-                    p0 = p0 * d0 + w0 * q0
+                    d0 = x0 - xj
+                    d1 = x1 - xj
+                    p0 = p0 * d0 + wj * q0
                     q0 = q0 * d0
-                    p1 = p1 * d1 + w1 * q1
+                    p1 = p1 * d1 + wj * q1
                     q1 = q1 * d1
                 a0 = abs(q0)
                 if a0 > 1.0 / _Q_SAFE and a0 < _Q_SAFE:
@@ -418,6 +420,19 @@ def _sde_kernel(N: int, M: int, kind: int, scheme: int, depth: int):
                 for k in range(M - 1, 0, -1):
                     dv = dv * xi + k * pl[i * M + k]
             out[i] = c * out[i] - a * dv
+
+    @cuda.jit(device=True)
+    def noise(out, scale, sp, hs, s0, s1):
+        """out_i = scale·z_i for N standard normals, Box–Muller pairs used whole (the spare carried over)."""
+        for i in range(N):
+            if hs != 0:
+                z = sp
+                hs = 0
+            else:
+                z, sp, s0, s1 = normal_pair(s0, s1)
+                hs = 1
+            out[i] = scale * z
+        return sp, hs, s0, s1
 
     @cuda.jit(device=True)
     def check_step(xv, y, lower, factor):
@@ -536,87 +551,84 @@ def _sde_kernel(N: int, M: int, kind: int, scheme: int, depth: int):
         sqrt_dt = math.sqrt(dt)
         k_rec = 0
         for step in range(n_steps):
-            for i in range(N):
-                if hs != 0:
-                    z = sp
-                    hs = 0
-                else:
-                    z, sp, s0, s1 = normal_pair(s0, s1)
-                    hs = 1
-                stack_dw[i] = sqrt_dt * z
-            stack_h[0] = dt
-            stack_lv[0] = 0
-            top = 1
-            fresh = False  # is b0 the drift at the current x?
-            while top > 0:
-                top -= 1
-                h = stack_h[top]
+            if scheme == EM:
+                # Fixed step, no control: the noise, drift and trial state stay in registers (no split stack).
+                sp, hs, s0, s1 = noise(dw, sqrt_dt, sp, hs, s0, s1)
+                drift(xl, b0, wl, pl, a, c)
                 for i in range(N):
-                    dw[i] = stack_dw[top * N + i]
-                if not fresh:
-                    drift(xl, b0, wl, pl, a, c)
-                    fresh = True
+                    y[i] = xl[i] + dt * b0[i] + sl[i] * dw[i]
+                gap = check_order(y, lower)
+                if gap < 0.0:  # −1: crossing, fatal without control; −2: escaped
+                    status = CROSSED if gap == -1.0 else DIVERGED
+                    failed = step
+                    break
                 for i in range(N):
-                    y[i] = xl[i] + h * b0[i] + sl[i] * dw[i]
-                if scheme == EM:  # plain Euler-Maruyama: no control, crossing is fatal
-                    gap = check_order(y, lower)
-                    if gap == -1.0:
-                        status = CROSSED
-                        failed = step
-                        break
-                else:
+                    xl[i] = y[i]
+                accepted += 1
+                if gap < smallest:
+                    smallest = gap
+            else:
+                sp, hs, s0, s1 = noise(stack_dw, sqrt_dt, sp, hs, s0, s1)
+                stack_h[0] = dt
+                stack_lv[0] = 0
+                top = 1
+                fresh = False  # is b0 the drift at the current x?
+                while top > 0:
+                    top -= 1
+                    h = stack_h[top]
+                    for i in range(N):
+                        dw[i] = stack_dw[top * N + i]
+                    if not fresh:
+                        drift(xl, b0, wl, pl, a, c)
+                        fresh = True
+                    for i in range(N):
+                        y[i] = xl[i] + h * b0[i] + sl[i] * dw[i]
                     gap = check_step(xl, y, lower, factor)
                     if gap >= 0.0 and scheme == HEUN:  # corrector on an accepted predictor
                         drift(y, b1, wl, pl, a, c)
                         for i in range(N):
                             y[i] = xl[i] + 0.5 * h * (b0[i] + b1[i]) + sl[i] * dw[i]
                         gap = check_step(xl, y, lower, factor)
-                if gap == -2.0:
-                    status = DIVERGED
-                    failed = step
-                    break
-                if gap >= 0.0:
-                    for i in range(N):
-                        xl[i] = y[i]
-                    fresh = False
-                    accepted += 1
-                    if gap < smallest:
-                        smallest = gap
-                    continue
-                rejected += 1
-                level = stack_lv[top]
-                if level >= depth:  # deepest level: pair-implicit step instead of halving for ever
-                    gap = implicit_pair_step(xl, b0, h, dw, sl, c, wl, lower, a * wall, factor, y)
-                    if gap < 0.0:
-                        status = TOO_MANY_REFINEMENTS
+                    if gap == -2.0:
+                        status = DIVERGED
                         failed = step
                         break
+                    if gap >= 0.0:
+                        for i in range(N):
+                            xl[i] = y[i]
+                        fresh = False
+                        accepted += 1
+                        if gap < smallest:
+                            smallest = gap
+                        continue
+                    rejected += 1
+                    level = stack_lv[top]
+                    if level >= depth:  # deepest level: pair-implicit step instead of halving for ever
+                        gap = implicit_pair_step(xl, b0, h, dw, sl, c, wl, lower, a * wall, factor, y)
+                        if gap < 0.0:
+                            status = TOO_MANY_REFINEMENTS
+                            failed = step
+                            break
+                        for i in range(N):
+                            xl[i] = y[i]
+                        fresh = False
+                        accepted += 1
+                        implicit += 1
+                        if gap < smallest:
+                            smallest = gap
+                        continue
+                    # Brownian bridge: W(t+h/2) − W(t) given W(t+h) − W(t) = dw is N(dw/2, h/4).
+                    sp, hs, s0, s1 = noise(half, 0.5 * math.sqrt(h), sp, hs, s0, s1)
                     for i in range(N):
-                        xl[i] = y[i]
-                    fresh = False
-                    accepted += 1
-                    implicit += 1
-                    if gap < smallest:
-                        smallest = gap
-                    continue
-                # Brownian bridge: W(t+h/2) − W(t) given W(t+h) − W(t) = dw is N(dw/2, h/4).
-                sd = 0.5 * math.sqrt(h)
-                for i in range(N):
-                    if hs != 0:
-                        z = sp
-                        hs = 0
-                    else:
-                        z, sp, s0, s1 = normal_pair(s0, s1)
-                        hs = 1
-                    half[i] = 0.5 * dw[i] + sd * z
-                for i in range(N):
-                    stack_dw[top * N + i] = dw[i] - half[i]  # second half, done after the first
-                    stack_dw[(top + 1) * N + i] = half[i]
-                stack_h[top] = 0.5 * h
-                stack_h[top + 1] = 0.5 * h
-                stack_lv[top] = level + 1
-                stack_lv[top + 1] = level + 1
-                top += 2
+                        half[i] += 0.5 * dw[i]
+                    for i in range(N):
+                        stack_dw[top * N + i] = dw[i] - half[i]  # second half, done after the first
+                        stack_dw[(top + 1) * N + i] = half[i]
+                    stack_h[top] = 0.5 * h
+                    stack_h[top + 1] = 0.5 * h
+                    stack_lv[top] = level + 1
+                    stack_lv[top + 1] = level + 1
+                    top += 2
             if status != 0:
                 break
             if (step + 1) % record_every == 0:

@@ -5,7 +5,9 @@ every kernel check runs in ONE subprocess with ``NUMBA_ENABLE_CUDASIM=1``
 (module fixture ``sim``; the script below returns its numbers as JSON) and the
 assertions are made here. Sizes are tiny: the simulator runs each GPU thread
 as a Python thread, ~10⁴× slower than a GPU. Input checks and the no-GPU
-behaviour run in this process (no kernel is launched there).
+behaviour run in this process (no kernel is launched there). On a machine with
+an NVIDIA GPU, ``COULOMBGAS_GPU_TESTS=device`` runs the same kernel checks on
+the device instead of the simulator.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def force():
         "random_weights_n64": (rng.standard_normal(64), rng.uniform(0.5, 2.0, 64)),
         "unit_weights_n70": (rng.uniform(-3, 3, 70), None),  # partial last tile
         "n2": (np.array([0.3, -1.2]), None),
+        # a point at exactly 0 meets the padding (x = 0, w = 0) of the last tile: Q = 0, pair-by-pair path
+        "zero_point_padding": (np.concatenate([[0.0], rng.uniform(-3, 3, 40)]), rng.uniform(0.5, 2.0, 41)),
         # spread 1e36: groups of 8 pairs overflow |Q| > 1e280 and take the pair-by-pair path
         "extreme_spread": (np.concatenate([rng.standard_normal(20), 1e36 * (1.0 + np.arange(12))]), None),
     }
@@ -130,8 +134,12 @@ def stationary():
     tr = gpu.simulate_cuda(gas, 3.0, 0.01, replicas=R, record_every=100, seed=11)
     again = gpu.simulate_cuda(gas, 3.0, 0.01, replicas=R, record_every=100, seed=11, chunk_records=1)
     other = gpu.simulate_cuda(gas, 3.0, 0.01, replicas=R, record_every=100, seed=12)
+    # Euler-Maruyama has its own fixed-step path; at β = 8 no replica comes near a crossing.
+    em = gpu.simulate_cuda(cg.CoulombGas.gaussian(n, beta=8.0), 2.0, 0.01, replicas=4 * R, record_every=200,
+                           seed=13, scheme="euler-maruyama")
     fin = tr.final()
     return {"n": n, "beta": beta, "R": R, "sum_sq": (fin**2).sum(axis=1).tolist(), "sum": fin.sum(axis=1).tolist(),
+            "em_sum": em.final().sum(axis=1).tolist(), "em_start": float(em.x[0, 0].sum()),
             "min_gap_all_records": float(np.min(np.diff(tr.x, axis=-1))),
             "rejected": tr.diagnostics["rejected"], "accepted": tr.diagnostics["accepted"],
             "steps": tr.diagnostics["steps"], "smallest_gap": tr.diagnostics["smallest_gap"],
@@ -244,8 +252,17 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def sim():
-    """Run every kernel check once in the CUDA simulator; returns {check: result}."""
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONWARNINGS="ignore")
+    """Run every kernel check once in the CUDA simulator; returns {check: result}.
+
+    With ``COULOMBGAS_GPU_TESTS=device`` the same checks run on the real GPU instead
+    (same script, same assertions), to validate the kernels on hardware.
+    """
+    on_device = os.environ.get("COULOMBGAS_GPU_TESTS") == "device"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    if on_device:
+        env.pop("NUMBA_ENABLE_CUDASIM", None)
+    else:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
     proc = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -262,7 +279,7 @@ def _result(sim, name):
 
 def test_force_matches_cpu_direct_sum(sim):
     res = _result(sim, "force")
-    for name in ("random_weights_n64", "unit_weights_n70", "n2", "extreme_spread"):
+    for name in ("random_weights_n64", "unit_weights_n70", "n2", "zero_point_padding", "extreme_spread"):
         # Rounding only: relative to the largest force and to each point's Σ|w/(x_i − x_j)|.
         assert res[name]["max_rel"] < 1e-12, (name, res[name])
         assert res[name]["per_point"] < 1e-13, (name, res[name])
@@ -299,6 +316,16 @@ def test_sde_stationary_moments_and_ordering(sim):
     total = np.asarray(res["sum"])
     assert_z(total.mean(), 0.0, math.sqrt(n / beta / R))
     assert_ks(total / math.sqrt(n / beta), "norm")
+    # Euler-Maruyama at β' = 8: Σx is the AR(1) chain S' = (1 − dt) S + √(2 dt/β') Σ_i z_i (the
+    # Coulomb terms cancel), so after k = 200 steps of dt = 0.01 from S₀ it is normal with mean
+    # (1 − dt)^k S₀ and variance (n/β')(1 − (1 − dt)^{2k})/(1 − dt/2), exactly.
+    dt, k, beta_em = 0.01, 200, 8.0
+    mean = (1 - dt) ** k * res["em_start"]
+    var = (n / beta_em) * (1 - (1 - dt) ** (2 * k)) / (1 - dt / 2)
+    total = np.asarray(res["em_sum"])  # 4R replicas
+    assert_z(total.mean(), mean, math.sqrt(var / total.size))
+    assert_z(np.var(total, ddof=1), var, var * math.sqrt(2 / (total.size - 1)))
+    assert_ks((total - mean) / math.sqrt(var), "norm")
     assert res["min_gap_all_records"] > 0.0
     assert res["smallest_gap"] > 0.0
     assert res["accepted"] >= R * res["steps"]  # every nominal step done, sub-steps counted
