@@ -48,7 +48,7 @@ SIZES = {
     "phase": ((1024, 200), (8192, 5000)),               # models, updates per launch
     "dbm": ((1 << 16, 100), (1 << 20, 1000)),           # replicas, steps per launch
     "force": (100_000, 400_000),                        # points
-    "teacher": ((1 << 14, 200), (1 << 17, 1000)),       # models, updates per launch
+    "teacher": ((1 << 14, 200), (1 << 16, 1000)),       # models, updates per launch
     "rbm": ((1024, 20), (7500, 200)),                   # models, updates per launch
 }
 
@@ -124,13 +124,26 @@ def _cpu_rbm(quick):
 
 # ------------------------------------------------------------------ GPU rates (measured when a device exists)
 
+def _tiled_init(init, params, models, base=1024):
+    """``init`` of ``base`` models repeated up to ``models``: each model's data is ~1 MB and
+    drawing it on the host would take minutes at the GPU sizes; the rate does not depend on it."""
+    data, state = init(params, _rng.streams(1, min(models, base)))
+    reps = -(-models // base)
+
+    def tile(a):
+        return np.ascontiguousarray(np.concatenate([a] * reps)[:models]) if reps > 1 else a
+
+    return ({k: tile(a) for k, a in data.items()},
+            {k: tile(a) for k, a in state.items() if isinstance(a, np.ndarray)})
+
+
 def _gpu_phase(quick):
     pn = importlib.import_module("coulombgas.training.phase_network")
     cuda = gpu._cuda()
     models, steps = SIZES["phase"][0 if quick else 1]
     params = {"n_in": 3, "n_mid": 32, "n_hidden": 16, "batch_size": 4, "epoch_batches": 1000, "sigma_w": 1.0,
               "lr": 2.0**-3, "divergence_loss": 100.0}
-    data, state = pn.init(params, _rng.streams(1, models))
+    data, state = _tiled_init(pn.init, params, models)
     team, rows = gpu._team_shape(16)
     tpb = max(team, gpu._threads(128))
     kernel = gpu._phase_kernel(32, 16, 4, team, rows, tpb)
@@ -190,7 +203,7 @@ def _gpu_teacher(quick):
     models, steps = SIZES["teacher"][0 if quick else 1]
     params = {"batch_size": 16, "epoch_batches": 500, "eps": 0.1, "init_std": 0.1, "lr": 0.1, "teacher": 2.0,
               "divergence_loss": 100.0}
-    data, state = ts.init(params, _rng.streams(1, models))
+    data, state = _tiled_init(ts.init, params, models)
     xd = cuda.to_device(np.ascontiguousarray(data["x"].transpose(1, 2, 0)))
     ad = cuda.to_device(np.ascontiguousarray(data["a"].transpose(1, 2, 0)))
     Wd = cuda.to_device(np.ascontiguousarray(state["W"].reshape(models, 4).T))
