@@ -1157,24 +1157,7 @@ def _rbm_kernel(n: int, nh: int, bs: int, tpb: int):
     @cuda.jit(device=True)
     def normal(s, zw, zk, zf, r):
         """One standard normal by rbm's ziggurat (rbm._fill_normals and rbm._normal_edge), same bits used."""
-        u = next_u64(s)
-        i = int64(u & uint64(0xFF))
-        negative = ((u >> uint64(8)) & uint64(1)) != 0
-        j = u >> uint64(12)
-        z = float64(j) * zw[i]
-        if negative:
-            z = -z
-        if j < zk[i]:
-            return z
-        while True:
-            if i == 0:  # the tail |z| > r
-                while True:
-                    a = -math.log(1.0 - uniform(s)) / r
-                    b = -math.log(1.0 - uniform(s))
-                    if b + b > a * a:
-                        return -(r + a) if negative else r + a
-            if zf[i] + uniform(s) * (zf[i + 1] - zf[i]) < math.exp(-0.5 * z * z):
-                return z
+        while True:  # a fresh try each time round
             u = next_u64(s)
             i = int64(u & uint64(0xFF))
             negative = ((u >> uint64(8)) & uint64(1)) != 0
@@ -1183,6 +1166,14 @@ def _rbm_kernel(n: int, nh: int, bs: int, tpb: int):
             if negative:
                 z = -z
             if j < zk[i]:
+                return z
+            if i == 0:  # the tail |z| > r
+                while True:
+                    a = -math.log(1.0 - uniform(s)) / r
+                    b = -math.log(1.0 - uniform(s))
+                    if b + b > a * a:
+                        return -(r + a) if negative else r + a
+            if zf[i] + uniform(s) * (zf[i + 1] - zf[i]) < math.exp(-0.5 * z * z):
                 return z
 
     @cuda.jit(device=True)
