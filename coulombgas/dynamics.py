@@ -316,7 +316,7 @@ def _run_replicas(x, gens, n_steps, dt, record_every, rec, kind, params, lower, 
     for r in numba.prange(x.shape[0]):
         if counts[r, 2] != OK:
             continue
-        _advance(x[r], gens[r], n_steps, dt, record_every, rec[r], kind, params, lower, a, c, w, s,
+        _advance(x[r], gens[np.intp(r)], n_steps, dt, record_every, rec[r], kind, params, lower, a, c, w, s,
                  scheme, factor, max_depth, FORCE_SERIAL, counts[r], gaps[r], wall)
 
 
