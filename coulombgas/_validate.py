@@ -7,12 +7,13 @@ value received, e.g. "`dt` must be > 0, got -0.01".
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
 __all__ = [
     "real", "positive", "nonnegative", "integer", "one_of", "finite_array",
-    "spectrum", "positive_array",
+    "spectrum", "positive_array", "flag", "memory_budget", "fits_in_memory",
 ]
 
 
@@ -118,3 +119,53 @@ def spectrum(name: str, value, *, min_size: int = 2, require_sorted: bool = Fals
     if require_sorted and np.any(np.diff(arr, axis=-1) < 0):
         raise ValueError(f"`{name}` must be sorted in ascending order along its last axis")
     return arr
+
+
+def flag(name: str, value) -> bool:
+    """A true boolean (``bool`` or ``numpy.bool_``): never a string or number read by truthiness.
+
+    ``progress="no"`` would be true by truthiness; here it is a ``TypeError``.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"`{name}` must be True or False, got {type(value).__name__} {value!r}")
+
+
+def memory_budget() -> int:
+    """Bytes one request may allocate: ``COULOMBGAS_MAX_MEMORY`` (bytes) if set, else 80 % of RAM.
+
+    Requests are refused *before* any work when their estimated footprint is over
+    this budget, so a typo such as ``models=10**12`` is an immediate error with the
+    memory it would need, never a hang or a ``MemoryError`` deep inside.
+    """
+    env = os.environ.get("COULOMBGAS_MAX_MEMORY")
+    if env:
+        return int(float(env))
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        total = 16 * 2**30
+    return int(0.8 * total)
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.3g} PiB"  # pragma: no cover
+
+
+def fits_in_memory(what: str, nbytes: float) -> None:
+    """Refuse a request whose estimated footprint ``nbytes`` is over :func:`memory_budget`.
+
+    ``what`` names the parameters that set the size, e.g. "`replicas` x `n`"; the
+    message gives the estimate and the budget.
+    """
+    budget = memory_budget()
+    if not np.isfinite(nbytes) or nbytes > budget:
+        raise ValueError(
+            f"{what} is too large for this machine: it would need about {_human(float(nbytes))} "
+            f"of memory, and at most {_human(budget)} is available (set COULOMBGAS_MAX_MEMORY "
+            f"to change the limit)"
+        )
