@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 
 import numba
@@ -52,6 +53,7 @@ import numpy as np
 
 from . import _rng
 from . import _validate as v
+from ._implicit import _prox, _remove_implicit
 from ._jit import njit
 from .forces import FAST_CROSSOVER, _LEAF_SIZE, _direct_force, _direct_force_parallel, _fast_force, _order_for_tol
 from .gas import CoulombGas
@@ -82,12 +84,24 @@ SCHEMES = {
     "adaptive-euler": Scheme("adaptive-euler", 1, 1.0, True, True,
                              "Kloeden & Platen (1992) §14.1; Gaines & Lyons (1997)"),
     "euler-maruyama": Scheme("euler-maruyama", 2, 1.0, False, False, "Kloeden & Platen (1992) §14.1"),
+    # IMEX: nearest-neighbour repulsion drift-implicit (a proximal step, coulombgas._implicit),
+    # the rest explicit; never rejects, never crosses.
+    "imex-euler": Scheme("imex-euler", 3, 1.0, True, False,
+                         "Alfonsi, Stat. Probab. Lett. 83, 602 (2013); coulombgas._implicit"),
+    "imex-heun": Scheme("imex-heun", 4, 1.0, True, False,
+                        "Alfonsi (2013); Kloeden & Platen (1992) §15.1 for the explicit part"),
 }
-SCHEMES["auto"] = SCHEMES["adaptive-heun"]
+SCHEMES["auto"] = SCHEMES["imex-euler"]
 
 # Kernel status codes and what they mean to a user.
-OK, TOO_MANY_REFINEMENTS, DIVERGED, CROSSED = 0, 1, 2, 3
+OK, TOO_MANY_REFINEMENTS, DIVERGED, CROSSED, NEWTON_FAILED, LEFT_DOMAIN = 0, 1, 2, 3, 4, 5
 _MESSAGES = {
+    NEWTON_FAILED: "the implicit nearest-neighbour step (Newton on a convex problem) did not converge; "
+                   "this should not happen for finite input: please report it, and use "
+                   "scheme='adaptive-heun' meanwhile",
+    LEFT_DOMAIN: "the lowest eigenvalue left the domain of a Custom potential with a finite `lower` edge "
+                 "(the implicit scheme keeps the order, but has no wall for a user potential); "
+                 "use scheme='adaptive-heun' or a smaller `dt`",
     TOO_MANY_REFINEMENTS: "a step was halved `max_refinements` times without keeping every gap "
                           "within `max_gap_factor` (a collision: beta < 1, or a potential whose "
                           "force is singular); try a smaller `dt` or a larger `max_refinements`",
@@ -102,6 +116,12 @@ _ESCAPE = 1e100
 # Force evaluation inside the kernels: serial (per replica), parallel over particles, or
 # the fast multipole method (forces.py) for one large system, chosen in `simulate`.
 FORCE_SERIAL, FORCE_PARALLEL, FORCE_FAST = 0, 1, 2
+# Scheme codes of the IMEX integrators (the adaptive ones are 0, 1; Euler-Maruyama 2).
+IMEX_EULER, IMEX_HEUN = 3, 4
+# IMEX sub-steps keep h × (explicit stiffness) below this (explicit Euler and Heun are stable
+# below 2); more than _MAX_SUBSTEPS per nominal step means the run has blown up.
+_STABLE_STIFFNESS = 1.5
+_MAX_SUBSTEPS = 1 << 20
 # Chebyshev order of the fast method: relative error ~1e-10 against direct summation.
 _FAST_ORDER = _order_for_tol(1e-10)
 
@@ -213,14 +233,154 @@ def _check_order(y, lower):
 
 
 @njit
+def _advance_imex(x, gen, n_steps, dt, record_every, rec, kind, params, lower, a, c, w, s, heun,
+                  force_mode, counts, gaps, omega):
+    """IMEX steps of one replica: nearest-neighbour repulsion (and a Laguerre wall) drift-implicit.
+
+    Euler (heun = False):  z = x + h E(x) + s ΔW,                 y = prox_h(z);
+    Heun  (heun = True):   y* as above, z = x + h [E(x) + E(y*)]/2 + s ΔW,  y = prox_h(z);
+    prox_h(z) = argmin |y − z|²/(2h) − Φ(y) (see coulombgas._implicit). Every step is
+    accepted and ordered. counts as in _advance plus counts[5] = Newton iterations.
+    """
+    n = x.shape[0]
+    sig = np.empty(max(n - 1, 1))
+    sig_min = np.inf
+    for k in range(n - 1):
+        sig[k] = 0.5 * c * (w[k] + w[k + 1])
+        if sig[k] < sig_min:
+            sig_min = sig[k]
+    b0 = np.empty(n)
+    b1 = np.empty(n)
+    z = np.empty(n)
+    y = np.empty(n)
+    dw = np.empty(n)
+    g = np.empty(n)
+    dg = np.empty(n)
+    off = np.empty(n)
+    st = np.empty(n)
+    cp = np.empty(n)
+    trial = np.empty(n)
+    sqrt_dt = math.sqrt(dt)
+    w_max = 0.0
+    for i in range(n):
+        if w[i] > w_max:
+            w_max = w[i]
+    total = np.empty(n)
+    r = 0
+    for step in range(n_steps):
+        for i in range(n):
+            total[i] = sqrt_dt * gen.standard_normal()
+        # Sub-steps: the explicit far field must be stable (see _explicit_stiffness); at the
+        # step sizes the bulk resolves anyway this is 1, and a close pair never changes it.
+        ratio = dt * _explicit_stiffness(x, c * w_max) / _STABLE_STIFFNESS
+        if not (ratio < _MAX_SUBSTEPS):
+            counts[2] = DIVERGED
+            counts[3] = step
+            return
+        m = max(1, int(math.ceil(ratio - 1e-9)))
+        h = dt / m
+        for j in range(m):
+            # Brownian bridge: the sub-step increments sum to the nominal one, drawn in order.
+            if j == m - 1:
+                for i in range(n):
+                    dw[i] = total[i]
+            else:
+                left = m - j
+                sd = math.sqrt(h * (left - 1) / left)
+                for i in range(n):
+                    dw[i] = total[i] / left + sd * gen.standard_normal()
+                    total[i] -= dw[i]
+            status = _imex_step(x, y, z, b0, b1, dw, h, kind, params, lower, a, c, w, s, heun, force_mode,
+                                sig, sig_min, omega, g, dg, off, st, cp, trial, counts, gaps)
+            if status != OK:
+                counts[2] = status
+                counts[3] = step
+                return
+        if (step + 1) % record_every == 0:
+            for i in range(n):
+                rec[r, i] = x[i]
+            r += 1
+
+
+@njit
+def _imex_step(x, y, z, b0, b1, dw, h, kind, params, lower, a, c, w, s, heun, force_mode, sig, sig_min,
+               omega, g, dg, off, st, cp, trial, counts, gaps):
+    """One IMEX step of size h with Brownian increment dw; x ← y. Returns a status code."""
+    n = x.shape[0]
+    _drift_into(x, kind, params, a, c, w, force_mode, b0)
+    _remove_implicit(x, b0, sig, lower, omega)
+    for i in range(n):
+        z[i] = x[i] + h * b0[i] + s[i] * dw[i]
+    it = _prox(z, x, h, sig, sig_min, lower, omega, y, g, dg, off, st, cp, trial)
+    if it > 0 and heun:
+        counts[5] += it
+        _drift_into(y, kind, params, a, c, w, force_mode, b1)
+        _remove_implicit(y, b1, sig, lower, omega)
+        for i in range(n):
+            z[i] = x[i] + 0.5 * h * (b0[i] + b1[i]) + s[i] * dw[i]
+        for i in range(n):
+            trial[i] = y[i]  # the predictor: an ordered start close to the answer
+        it = _prox(z, trial, h, sig, sig_min, lower, omega, y, g, dg, off, st, cp, b1)
+    gap = _check_order(y, lower)
+    if gap == -2.0 or (it < 0 and not _finite(z)):
+        return DIVERGED
+    if it < 0:
+        return NEWTON_FAILED
+    if gap < 0.0:  # ordered by construction, so only below a Custom potential's edge
+        return LEFT_DOMAIN
+    counts[5] += it
+    for i in range(n):
+        x[i] = y[i]
+    counts[0] += 1
+    counts[4] += 1
+    if gap < gaps[0]:
+        gaps[0] = gap
+    return OK
+
+
+@njit
+def _explicit_stiffness(x, cw):
+    """Stiffness of the explicit far field: 2(π²/6 − 1)·c·w_max/d², d the smallest local mean spacing.
+
+    On a lattice of spacing d the Coulomb Jacobian beyond nearest neighbours has
+    eigenvalues up to c w Σ_{m≥2} 2/(m d)² = 2(π²/6 − 1) c w/d². d is the smallest
+    mean over windows of 8 consecutive gaps (already below the bulk spacing): explicit
+    Euler blows up through collective modes of a dense region, while one close
+    pair or triple only overshoots outwards, which the ordered implicit step absorbs.
+    """
+    n = x.shape[0]
+    win = min(8, n - 1)
+    if win < 2:
+        return 0.0
+    smallest = math.inf
+    for k in range(n - win):
+        d = (x[k + win] - x[k]) / win
+        if d < smallest:
+            smallest = d
+    return 2.0 * (math.pi ** 2 / 6.0 - 1.0) * cw / (smallest * smallest)
+
+
+@njit
+def _finite(z):
+    for i in range(z.shape[0]):
+        if not (abs(z[i]) < _ESCAPE):
+            return False
+    return True
+
+
+@njit
 def _advance(x, gen, n_steps, dt, record_every, rec, kind, params, lower, a, c, w, s, scheme,
              factor, max_depth, force_mode, counts, gaps, wall):
     """Advance one replica by n_steps nominal steps, writing every record_every-th state to rec.
 
-    counts = [accepted sub-steps, rejected sub-steps, status, failed step, implicit pair steps];
-    gaps = [smallest gap]; wall = strength of a log wall at ``lower`` (Laguerre), else 0.
-    Kernels never raise: problems end the run with a status code (see _MESSAGES).
+    counts = [accepted sub-steps, rejected sub-steps, status, failed step, implicit pair steps,
+    Newton iterations]; gaps = [smallest gap]; wall = strength of a log wall at ``lower``
+    (Laguerre), else 0. Kernels never raise: problems end the run with a status code (see _MESSAGES).
     """
+    if scheme >= IMEX_EULER:
+        _advance_imex(x, gen, n_steps, dt, record_every, rec, kind, params, lower, a, c, w, s,
+                      scheme == IMEX_HEUN, force_mode, counts, gaps, a * wall)
+        return
     n = x.shape[0]
     b0 = np.empty(n)
     b1 = np.empty(n)
@@ -359,7 +519,8 @@ def _kernels_for(potential):
             return user(x, i)
 
         drift = _rebind(_drift_into, _dV=dV)
-        advance = _rebind(_advance, _drift_into=drift)
+        imex = _rebind(_advance_imex, _imex_step=_rebind(_imex_step, _drift_into=drift))
+        advance = _rebind(_advance, _drift_into=drift, _advance_imex=imex)
         _CUSTOM_KERNELS[key] = (potential.derivative_fn,  # keep alive so id stays unique
                                 _rebind(_run_replicas, _advance=advance),
                                 _rebind(_run_single, _advance=advance))
@@ -551,13 +712,22 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     """
     if not isinstance(gas, CoulombGas):
         raise TypeError(f"`gas` must be a CoulombGas, got {type(gas).__name__}")
+    fallback = v.flag("fallback", fallback)
+    resume = v.flag("resume", resume)
+    if progress is not None:
+        progress = v.flag("progress", progress)
     from . import gpu
 
     if gpu.require(device, fallback=fallback):
         if out is not None:
             raise ValueError("`out` (HDF5 streaming) is not available with device='cuda'; use device='cpu'")
+        # The GPU kernel has the adaptive and Euler-Maruyama schemes; "auto" there is adaptive Heun.
+        gpu_scheme = "adaptive-heun" if scheme == "auto" else scheme
+        if gpu_scheme in _CPU_ONLY:
+            raise ValueError(f"`scheme` {scheme!r} runs on device='cpu' only; on 'cuda' use one of "
+                             "'auto', 'adaptive-heun', 'adaptive-euler', 'euler-maruyama'")
         return gpu.simulate_cuda(gas, t_end, dt, x0=x0, replicas=replicas, record_every=record_every,
-                                 scheme=scheme, seed=seed, max_gap_factor=max_gap_factor,
+                                 scheme=gpu_scheme, seed=seed, max_gap_factor=max_gap_factor,
                                  max_refinements=max_refinements, chunk_records=chunk_records)
     t_end = v.nonnegative("t_end", t_end)
     dt = v.positive("dt", dt)
@@ -568,22 +738,34 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     if max_gap_factor <= 1.0:
         raise ValueError(f"`max_gap_factor` must be > 1, got {max_gap_factor:g}")
     max_refinements = v.integer("max_refinements", max_refinements, minimum=1, maximum=60)
-
+    n_steps, dt_eff = _step_count(t_end, dt)
+    t = _record_times(n_steps, record_every, dt_eff, t_end)
+    n_records = t.size
     n = gas.n
+    # The records dominate the footprint: refuse before drawing the start or any stream.
+    v.fits_in_memory("`replicas` x records x `n` (records = steps / `record_every` + 1)",
+                     8.0 * replicas * n * (n_records + 12))
     kind, params, lower, a, c, w, s = gas.kernel_arrays()
+    if not math.isfinite(float(np.max(s)) * math.sqrt(dt_eff) * 40.0):
+        raise ValueError(f"the noise amplitude s·√dt overflows (largest s = {float(np.max(s)):g}): "
+                         "`beta` or the gas's noise is out of range, or `dt` is too large")
+    if out is not None:
+        folder = os.path.dirname(os.path.abspath(os.fspath(out)))
+        if not os.path.isdir(folder):
+            raise ValueError(f"`out`: the folder {folder} does not exist; create it first")
+    elif resume:
+        raise ValueError("`resume=True` needs `out`, the file of the run to continue")
+    if chunk_records is not None:
+        chunk_records = v.integer("chunk_records", chunk_records, minimum=1)
     x = _initial_state(gas, x0, replicas, lower)
-    n_steps = int(math.ceil(t_end / dt - 1e-12)) if t_end > 0 else 0
-    dt_eff = t_end / n_steps if n_steps else dt
-    n_records = n_steps // record_every + 1
     if chunk_records is None:
         # About 1e7 particle-steps per chunk: responsive progress and Ctrl-C.
         chunk_records = max(1, int(1e7 // max(1, replicas * n * record_every)))
-    chunk_records = v.integer("chunk_records", chunk_records, minimum=1)
 
     ss = _rng.seed_sequence(seed)
     seed_info = _rng.seed_record(ss)
     gens = _rng.streams(ss, replicas)
-    counts = np.zeros((replicas, 5), dtype=np.int64)
+    counts = np.zeros((replicas, _N_COUNTS), dtype=np.int64)
     # Strength of the log wall at `lower` (Laguerre: V = p1 x − a log x), for implicit steps.
     wall = float(params[0, 2]) if kind == LAGUERRE else 0.0  # only the lowest mode meets the wall
     gaps = np.full((replicas, 1), np.inf)
@@ -595,14 +777,13 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
         from .io import TrajectoryStore
         store = TrajectoryStore(out, gas=gas, scheme=chosen.name, dt=dt_eff, n_records=n_records,
                                 replicas=replicas, record_every=record_every, seed=seed_info,
-                                resume=resume, x0=x, t_end=t_end)
+                                resume=resume, x0=x, t_end=t_end, t=t)
         if resume and store.records_done > 0:
             start_record = store.records_done
-            x, states, counts, gaps = store.state()
+            x, states, stored_counts, gaps = store.state()
+            counts[:, : stored_counts.shape[1]] = stored_counts
             for gen, st in zip(gens, states):
                 gen.bit_generator.state = st
-    elif resume:
-        raise ValueError("`resume=True` needs `out`, the file of the run to continue")
 
     records = np.empty((replicas, n_records, n))
     records[:, 0, :] = x
@@ -611,21 +792,28 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     run_replicas, run_single = _kernels_for(gas.potential)
     typed_gens = numba.typed.List(gens)
     single = replicas == 1 and n >= _PARALLEL_FORCE_N
+    force_mode = FORCE_FAST if n >= FAST_CROSSOVER else FORCE_PARALLEL
     show = progress if progress is not None else replicas * n * n_steps > 1e7
     bar = _progress_bar(show, n_records - 1, start_record)
+    # Records 1 .. full are record_every steps apart; a last, shorter interval (the
+    # remainder of the steps) ends exactly at t_end.
+    full = n_steps // record_every
     try:
         done = start_record
         while done < n_records - 1:
-            todo = min(chunk_records, n_records - 1 - done)
+            if done < full:
+                todo = min(chunk_records, full - done)
+                per = record_every
+            else:
+                todo, per = 1, n_steps - full * record_every
             chunk = np.empty((replicas, todo, n))
             if single:
-                run_single(x[0], gens[0], todo * record_every, dt_eff, record_every, chunk[0], kind, params,
-                           lower, a, c, w, s, chosen.code, max_gap_factor, max_refinements, counts[0], gaps[0], wall,
-                           FORCE_FAST if n >= FAST_CROSSOVER else FORCE_PARALLEL)
+                run_single(x[0], gens[0], todo * per, dt_eff, per, chunk[0], kind, params, lower, a, c, w, s,
+                           chosen.code, max_gap_factor, max_refinements, counts[0], gaps[0], wall, force_mode)
             else:
-                run_replicas(x, typed_gens, todo * record_every, dt_eff, record_every, chunk, kind, params,
+                run_replicas(x, typed_gens, todo * per, dt_eff, per, chunk, kind, params,
                              lower, a, c, w, s, chosen.code, max_gap_factor, max_refinements, counts, gaps, wall)
-            _raise_on_status(counts, done * record_every, dt_eff, store)
+            _raise_on_status(counts, min(done, full) * record_every, dt_eff, store)
             records[:, done + 1: done + 1 + todo, :] = chunk
             done += todo
             if store is not None:
@@ -637,15 +825,60 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
             bar.close()
         if store is not None:
             store.close()
-    t = np.arange(n_records) * (record_every * dt_eff)
     diagnostics = {
         "steps": n_steps, "accepted": int(counts[:, 0].sum()), "rejected": int(counts[:, 1].sum()),
-        "implicit_pair_steps": int(counts[:, 4].sum()),
-        "smallest_gap": float(gaps.min()), "max_gap_factor": max_gap_factor,
-        "max_refinements": max_refinements,
+        "implicit_pair_steps": int(counts[:, 4].sum()) if chosen.adaptive else 0,
+        "implicit_steps": int(counts[:, 4].sum()) if not chosen.adaptive else 0,
+        "newton_iterations": int(counts[:, 5].sum()),
+        "smallest_gap": float(gaps.min()),
+        "smallest_recorded_gap": _smallest_recorded_gap(records, lower),
+        "max_gap_factor": max_gap_factor, "max_refinements": max_refinements,
     }
     return Trajectory(t=t, x=records, gas=gas, scheme=chosen.name, dt=dt_eff, seed=seed_info,
                       diagnostics=diagnostics)
+
+
+# Columns of the per-replica work counters (see _advance).
+_N_COUNTS = 6
+# Schemes the GPU kernel does not have.
+_CPU_ONLY = ("imex-euler", "imex-heun")
+# Most nominal steps one call may take (a loop counter far below int64 overflow).
+_MAX_STEPS = 2**53
+
+
+def _step_count(t_end, dt):
+    """(nominal steps, equal step t_end/steps); refuses a dt so small that the count overflows."""
+    if t_end == 0:
+        return 0, dt
+    ratio = t_end / dt
+    if not ratio < _MAX_STEPS:
+        raise ValueError(f"`dt` must be >= t_end / 2**53 = {t_end / _MAX_STEPS:.3g} (at most 2**53 steps), "
+                         f"got {dt:g}")
+    n_steps = max(1, int(math.ceil(ratio - 1e-12)))
+    return n_steps, t_end / n_steps
+
+
+def _record_times(n_steps, record_every, dt, t_end):
+    """Record 0 at t = 0, then every record_every steps, and always a last record at t_end."""
+    full = n_steps // record_every
+    t = np.arange(full + 1) * (record_every * dt)
+    if n_steps > full * record_every:
+        t = np.append(t, t_end)
+    elif n_steps > 0:
+        t[-1] = t_end  # the same time up to roundoff: make it exact
+    return t
+
+
+def _smallest_recorded_gap(records, lower):
+    """Smallest gap (or distance to the domain's edge) in any record (a fixed-time snapshot)."""
+    if records.shape[-1] < 2:
+        return math.inf
+    smallest = math.inf
+    for r in range(records.shape[0]):  # one replica at a time: no (replicas, records, n) temporary
+        smallest = min(smallest, float(np.min(np.diff(records[r], axis=-1))))
+        if lower > -math.inf:
+            smallest = min(smallest, float(np.min(records[r, :, 0] - lower)))
+    return smallest
 
 
 # A single replica with at least this many eigenvalues evaluates forces in

@@ -12,7 +12,8 @@ Layout of the file::
     /x            (replicas, records, n) float64, filled up to attrs["records_done"]
     /t            (records,) float64
     /state/x      (replicas, n)      current state
-    /state/counts (replicas, 5)      accepted, rejected, status, failed step, implicit steps
+    /state/counts (replicas, 6)      accepted, rejected, status, failed step, implicit steps,
+                                     Newton iterations
     /state/gaps   (replicas, 1)      smallest gap so far
     attrs: meta (JSON: gas, scheme, dt, seed, record_every, t_end), records_done,
            rng (JSON list of bit-generator states)
@@ -56,7 +57,8 @@ def write_json(path, data) -> None:
 class TrajectoryStore:
     """An HDF5 file that a simulation appends chunks of records to (see the module docstring)."""
 
-    def __init__(self, path, *, gas, scheme, dt, n_records, replicas, record_every, seed, resume, x0, t_end):
+    def __init__(self, path, *, gas, scheme, dt, n_records, replicas, record_every, seed, resume, x0, t_end,
+                 t=None, n_counts=6):
         h5py = _h5py()
         self.path = os.fspath(path)
         meta = {"gas": gas.to_dict(), "scheme": scheme, "dt": dt, "seed": seed,
@@ -78,10 +80,12 @@ class TrajectoryStore:
         n = gas.n
         chunk = (replicas, max(1, min(n_records, int(2**20 // max(1, replicas * n)))), n)
         self.f.create_dataset("x", shape=(replicas, n_records, n), dtype="f8", chunks=chunk)
-        self.f.create_dataset("t", data=np.arange(n_records) * (record_every * dt))
+        if t is None:
+            t = np.arange(n_records) * (record_every * dt)
+        self.f.create_dataset("t", data=np.asarray(t, dtype=np.float64))
         self.f["x"][:, 0, :] = x0
         self.f.create_dataset("state/x", data=x0)
-        self.f.create_dataset("state/counts", data=np.zeros((replicas, 5), dtype=np.int64))
+        self.f.create_dataset("state/counts", data=np.zeros((replicas, n_counts), dtype=np.int64))
         self.f.create_dataset("state/gaps", data=np.full((replicas, 1), np.inf))
         self.f.attrs["meta"] = self._meta_json
         self.f.attrs["records_done"] = 0
@@ -133,7 +137,8 @@ def read_trajectory(path):
         t = f["t"][: done + 1]
         counts = f["state/counts"][()]
         gaps = f["state/gaps"][()]
-    diagnostics = {"steps": done * meta["record_every"], "accepted": int(counts[:, 0].sum()),
+    steps = min(done * meta["record_every"], int(round(meta["t_end"] / meta["dt"]))) if meta["dt"] > 0 else 0
+    diagnostics = {"steps": steps, "accepted": int(counts[:, 0].sum()),
                    "rejected": int(counts[:, 1].sum()), "smallest_gap": float(gaps.min()),
                    "complete": done + 1 == meta["n_records"]}
     return Trajectory(t=t, x=x, gas=CoulombGas.from_dict(meta["gas"]), scheme=meta["scheme"], dt=meta["dt"],

@@ -78,14 +78,21 @@ def test_linear_scaling_rule_same_stationary_law():
         assert_two_sample(a[..., i].ravel(), b[..., i].ravel())
 
 
-def test_no_crossing_at_aggressive_dt():
+@pytest.mark.parametrize("scheme", ["auto", "adaptive-heun", "imex-heun"])
+def test_no_crossing_at_aggressive_dt(scheme):
     # 1000 replicas × 1000 nominal steps of dt = 0.05 (typical gap² ≈ 0.05 here): > 1e6 replica-steps.
     gas = cg.CoulombGas.gaussian(8, beta=1.0)
-    traj = cg.simulate(gas, 50.0, 0.05, replicas=1000, record_every=1, seed=7)
+    traj = cg.simulate(gas, 50.0, 0.05, replicas=1000, record_every=1, seed=7, scheme=scheme)
     assert traj.diagnostics["steps"] * traj.replicas >= 1_000_000
     assert np.all(np.diff(traj.x, axis=-1) > 0)
     assert traj.diagnostics["smallest_gap"] > 0
-    assert traj.diagnostics["rejected"] > 0  # the step control was exercised
+    d = traj.diagnostics
+    if cg.dynamics.SCHEMES[scheme].adaptive:
+        assert d["rejected"] > 0  # the step control was exercised
+    else:
+        # The implicit step never rejects: one accepted step per nominal step, each a Newton solve.
+        assert d["rejected"] == 0 and d["accepted"] == d["implicit_steps"] == d["steps"] * traj.replicas
+        assert d["newton_iterations"] >= d["accepted"]
 
 
 def test_plain_euler_maruyama_reports_crossing():
