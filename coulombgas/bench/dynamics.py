@@ -10,15 +10,29 @@ Rows (each run side by side in one process, medians of warm repeats):
 * ensembles of 1e4 replicas × n = 10: particle-steps per second, random numbers
   included, for the whole call and in steady state (the per-call set-up of one
   random stream per replica is timed separately), vs a NumPy step vectorised
-  over replicas.
+  over replicas;
+* the default integrator at large n (issues 13 and 18): whole calls
+  ``simulate(gaussian(n), t_end, dt, seed=0)`` with the default start and with
+  ``x0`` given, beside the compiled kernel alone, vs Euler–Maruyama over the same
+  number of steps and vs a NumPy broadcast Euler step; and the step-control
+  table (accepted/rejected sub-steps, implicit steps, smallest gaps) of the
+  default scheme beside the previous default, ``adaptive-heun``.
+
+Euler–Maruyama reorders the eigenvalues at these step sizes (and then stops), so
+it is timed on the same number of steps of a 10⁴ times smaller dt: its work per
+step does not depend on dt.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
+import numba
 import numpy as np
 
+from .. import _rng
+from .. import dynamics as dyn
 from ..dynamics import default_x0, simulate
 from ..gas import CoulombGas
 from . import median_time
@@ -119,6 +133,95 @@ def _ensemble_rows(replicas, n, steps, repeats):
     return rows
 
 
+def _quantile_start(n):
+    """Semicircle quantiles of the GβE (radius √(2n)): an ordered start in O(n) for any n."""
+    from ..theory import semicircle
+
+    return semicircle(math.sqrt(2 * n)).ppf((np.arange(n) + 0.5) / n)
+
+
+def _kernel_time(gas, x0, t_end, dt, scheme):
+    """Seconds in the compiled kernel alone for one replica (no validation, start, streams or records)."""
+    kind, params, lower, a, c, w, s = gas.kernel_arrays()
+    n = gas.n
+    steps = int(math.ceil(t_end / dt - 1e-12))
+    x = np.array(x0, dtype=np.float64)
+    gen = _rng.streams(_rng.seed_sequence(0), 1)[0]
+    counts = np.zeros(dyn._N_COUNTS, dtype=np.int64)
+    gaps = np.full(1, np.inf)
+    rec = np.empty((1, n))
+    mode = dyn.FORCE_FAST if n >= dyn.FAST_CROSSOVER else dyn.FORCE_PARALLEL
+    t0 = time.perf_counter()
+    dyn._run_single(x, gen, steps, t_end / steps, steps, rec, kind, params, lower, a, c, w, s,
+                    dyn.SCHEMES[scheme].code, 2.0, 30, counts, gaps, 0.0, mode)
+    return time.perf_counter() - t0
+
+
+def _default_scheme_rows(cases, repeats):
+    """Whole calls of the default scheme vs Euler–Maruyama (same steps) and a NumPy Euler step.
+
+    ``cases``: (n, t_end, dt, default_start, target) — with ``default_start`` the whole call
+    includes :func:`default_x0`; otherwise the start is given (semicircle quantiles).
+    """
+    rows = []
+    rng = np.random.default_rng(0)
+    for n, t_end, dt, default_start, target in cases:
+        gas = CoulombGas.gaussian(n, beta=1.0)
+        steps = int(round(t_end / dt))
+        x0 = _quantile_start(n)
+        simulate(gas, 2 * dt, dt, x0=x0, seed=0)  # compile / load
+        simulate(gas, 2 * dt * 1e-4, dt * 1e-4, x0=x0, scheme="euler-maruyama", seed=0)
+        t_x0 = median_time(lambda: simulate(gas, t_end, dt, x0=x0, seed=0), repeats)
+        d = simulate(gas, t_end, dt, x0=x0, seed=0).diagnostics
+        t_default = median_time(lambda: simulate(gas, t_end, dt, seed=0), repeats) if default_start else None
+        t_kernel = float(np.median([_kernel_time(gas, x0, t_end, dt, "auto") for _ in range(repeats)]))
+        t_em = median_time(lambda: simulate(gas, t_end * 1e-4, dt * 1e-4, x0=x0, scheme="euler-maruyama",
+                                             seed=0), repeats)
+        t_em_kernel = float(np.median([_kernel_time(gas, x0, t_end * 1e-4, dt * 1e-4, "euler-maruyama")
+                                       for _ in range(repeats)]))
+        row = {"n": n, "steps": steps, "dt": dt, "whole_call_default_start_s": t_default, "whole_call_x0_s": t_x0,
+               "kernel_s": t_kernel, "em_whole_call_s": t_em, "em_kernel_s": t_em_kernel,
+               "ratio_to_em": t_x0 / t_em, "newton_per_step": d["newton_iterations"] / max(1, d["accepted"]),
+               "accepted": d["accepted"], "rejected": d["rejected"], "target": target}
+        if n <= 4000:
+            np_steps = max(3, min(steps, 20))
+            t_np = median_time(lambda: [numpy_step(x0, dt, 1.0, rng) for _ in range(np_steps)], repeats) * steps / np_steps
+            row.update({"numpy_euler_s": t_np, "speedup_vs_numpy": t_np / (t_default or t_x0)})
+        rows.append(row)
+    return rows
+
+
+def _step_control_rows(sizes, limit_s, repeats):
+    """Issue 18's table: ``simulate(gaussian(n), t_end=1e-4, dt=1e-5, seed=0)``, default vs adaptive-heun.
+
+    The start is given (semicircle quantiles) so that the table measures the integrator.
+    adaptive-heun runs only where its previous measurement stayed under ``limit_s``.
+    """
+    # adaptive-heun's whole-call times from issue 18 (default start), to decide what to skip.
+    before_s = {1000: 2.1, 2000: 1.9, 5000: 35.0, 10_000: 284.0, 100_000: math.inf}
+    rows = []
+    for n in sizes:
+        gas = CoulombGas.gaussian(n, beta=1.0)
+        x0 = _quantile_start(n)
+        for scheme in ("auto", "adaptive-heun"):
+            if scheme == "adaptive-heun" and before_s.get(n, math.inf) > limit_s:
+                rows.append({"n": n, "scheme": scheme, "skipped": f"> {limit_s:g} s (issue 18: "
+                             f"{before_s.get(n, math.inf):g} s)"})
+                continue
+            simulate(gas, 2e-5, 1e-5, x0=x0, seed=0, scheme=scheme)
+            times, d = [], None
+            for _ in range(repeats if scheme == "auto" else 1):
+                t0 = time.perf_counter()
+                d = simulate(gas, 1e-4, 1e-5, x0=x0, seed=0, scheme=scheme).diagnostics
+                times.append(time.perf_counter() - t0)
+            rows.append({"n": n, "scheme": dyn.SCHEMES[scheme].name, "wall_s": float(np.median(times)),
+                         "accepted": d["accepted"], "rejected": d["rejected"],
+                         "implicit_steps": d["implicit_steps"] + d["implicit_pair_steps"],
+                         "newton_iterations": d["newton_iterations"], "smallest_gap": d["smallest_gap"],
+                         "smallest_recorded_gap": d["smallest_recorded_gap"]})
+    return rows
+
+
 def _rate(value) -> str:
     return "-" if value is None else f"{value:.3g}"
 
@@ -131,11 +234,21 @@ def bench_dynamics(*, quick: bool = False) -> dict:
         forces = bench_forces(sizes=(1000,), repeats=3, fast_sizes=(10**4,))
         steps = _single_system_rows((200,), steps=20, repeats=3)
         ensembles = _ensemble_rows(1000, 10, steps=20, repeats=3)
+        default = _default_scheme_rows([(500, 1e-5, 1e-6, True, "")], repeats=3)
+        control = _step_control_rows((1000,), limit_s=5.0, repeats=1)
     else:
         forces = bench_forces()
         steps = _single_system_rows((1000, 4000), steps=40, repeats=5)
         ensembles = _ensemble_rows(10_000, 10, steps=1000, repeats=3)
-    return {"forces": forces, "steps": steps, "ensembles": ensembles}
+        default = _default_scheme_rows([
+            (2000, 1e-4, 1e-6, True, ">= 20x numpy"),
+            (2000, 1e-3, 1e-6, False, "<= 2x EM"),
+            (10_000, 1e-4, 1e-5, False, "<= 3x EM"),
+            (100_000, 1e-4, 1e-5, False, "<= 3x EM"),
+        ], repeats=5)
+        control = _step_control_rows((1000, 2000, 5000, 10_000, 100_000), limit_s=60.0, repeats=3)
+    return {"forces": forces, "steps": steps, "ensembles": ensembles, "default_scheme": default,
+            "step_control": control, "numba_threads": numba.get_num_threads()}
 
 
 def format_table(result: dict) -> str:
@@ -156,4 +269,25 @@ def format_table(result: dict) -> str:
                      f"{r['speedup']:8.1f}x  {r['target']}")
     if result["ensembles"]:
         lines.append(f"(per-call set-up of {result['ensembles'][0]['setup_s']:.3g} s: one PCG64 stream per replica)")
+    lines += ["", "Default scheme, one system: whole call (default start | x0 given) beside the kernel, "
+              "vs Euler-Maruyama (same steps) and a NumPy Euler step (median s)"]
+    lines.append(f"{'n':>7s} {'steps':>6s} {'default x0':>11s} {'x0 given':>9s} {'kernel':>8s} {'EM call':>8s} "
+                 f"{'EM kernel':>9s} {'vs EM':>6s} {'numpy':>8s} {'vs numpy':>9s} {'Newton/step':>11s}  target")
+    for r in result.get("default_scheme", []):
+        dflt = "-" if r["whole_call_default_start_s"] is None else f"{r['whole_call_default_start_s']:.3g}"
+        npy = f"{r['numpy_euler_s']:.3g}" if "numpy_euler_s" in r else "-"
+        vs = f"{r['speedup_vs_numpy']:.1f}x" if "speedup_vs_numpy" in r else "-"
+        lines.append(f"{r['n']:7d} {r['steps']:6d} {dflt:>11s} {r['whole_call_x0_s']:9.3g} {r['kernel_s']:8.3g} "
+                     f"{r['em_whole_call_s']:8.3g} {r['em_kernel_s']:9.3g} {r['ratio_to_em']:5.2f}x {npy:>8s} "
+                     f"{vs:>9s} {r['newton_per_step']:11.1f}  {r['target']}")
+    lines += ["", "Step control: simulate(gaussian(n), t_end=1e-4, dt=1e-5, x0=semicircle quantiles, seed=0)"]
+    lines.append(f"{'n':>7s} {'scheme':14s} {'wall s':>8s} {'accepted':>9s} {'rejected':>9s} {'implicit':>9s} "
+                 f"{'Newton':>7s} {'path min gap':>13s} {'min recorded':>13s}")
+    for r in result.get("step_control", []):
+        if "skipped" in r:
+            lines.append(f"{r['n']:7d} {r['scheme']:14s} skipped ({r['skipped']})")
+            continue
+        lines.append(f"{r['n']:7d} {r['scheme']:14s} {r['wall_s']:8.3g} {r['accepted']:9d} {r['rejected']:9d} "
+                     f"{r['implicit_steps']:9d} {r['newton_iterations']:7d} {r['smallest_gap']:13.2e} "
+                     f"{r['smallest_recorded_gap']:13.2e}")
     return "\n".join(lines)
