@@ -634,50 +634,19 @@ class Trajectory:
 # ------------------------------------------------------------------ public API
 
 def default_x0(gas: CoulombGas) -> np.ndarray:
-    """A sensible ordered start: the harmonic approximation of the gas's T = 0 equilibrium.
+    """A sensible ordered start: the gas's T = 0 equilibrium, :meth:`CoulombGas.ground_state`.
 
-    With V approximated by κ(x − m)²/2 around its mean minimum m (mean
-    curvature κ), the zero-noise equilibrium solves a κ(x_i − m) = c w̄
-    Σ_{j≠i} 1/(x_i − x_j), whose solution is m + √(c w̄/(a κ)) ζ_i with ζ_i the
-    zeros of the Hermite polynomial H_n (Stieltjes 1885). For the Gaussian
-    β-ensemble this is exact. Laguerre gases are shifted into x > 0.
+    Exact (zeros of H_n or L_n^{(α)}, Stieltjes 1885) for a common quadratic or
+    Laguerre potential, the harmonic approximation around the mean minimum
+    otherwise; O(n) memory (O(n) time for the Hermite zeros).
     """
-    n = gas.n
-    zeta = np.sort(np.polynomial.hermite.hermroots([0] * n + [1]))
-    m, kappa = _minimum_and_curvature(gas)
-    x = m + math.sqrt(gas.coulomb_scale * float(np.mean(gas.weights)) / (gas.drift_scale * kappa)) * zeta
-    lower = gas.potential.kernel_data(n)[2]
-    if x[0] <= lower:  # keep inside the domain, preserving order
-        span = x[-1] - x[0]
-        x = lower + (x - x[0] + 0.05 * span) * (m - lower) / max(m - x[0] + 0.05 * span, 1e-300)
-        x = np.maximum(x, lower + 1e-3 * (m - lower) * np.linspace(1, 2, n))
-        x = np.sort(x)
-    return x
+    return gas.ground_state()
 
 
 def _minimum_and_curvature(gas):
-    kind, params, lower = gas.potential.kernel_data(gas.n)
-    if kind == CUSTOM:
-        grid = np.linspace(-10, 10, 20001) if lower == -math.inf else lower + np.geomspace(1e-3, 20, 20001)
-        vals = np.array([[gas.potential.value_fn(x, i) for x in grid] for i in range(gas.n)])
-        k = int(np.argmin(np.mean(vals, axis=0)))
-        k = min(max(k, 1), grid.size - 2)
-        mean = np.mean(vals, axis=0)
-        h = grid[k + 1] - grid[k]
-        curv = (mean[k + 1] - 2 * mean[k] + mean[k - 1]) / h**2
-        return float(grid[k]), float(max(curv, 1e-6))
-    if kind == 1:  # Laguerre: V = p1 x − a log x, minimum at a/p1, V'' = a/x²
-        xm = params[:, 2] / params[:, 1]
-        return float(np.mean(xm)), float(np.mean(params[:, 2] / xm**2))
-    mins, curvs = [], []
-    for row in params:
-        poly = np.polynomial.Polynomial(row)
-        crit = poly.deriv().roots()
-        crit = crit[np.abs(crit.imag) < 1e-12].real
-        best = crit[np.argmin(poly(crit))]
-        mins.append(best)
-        curvs.append(max(poly.deriv(2)(best), 1e-6))
-    return float(np.mean(mins)), float(np.mean(curvs))
+    from .gas import minimum_and_curvature
+
+    return minimum_and_curvature(gas.potential, gas.n)
 
 
 def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int = 1,
