@@ -211,3 +211,23 @@ def test_imex_never_rejects_and_reports_newton_work():
     assert d["rejected"] == 0 and d["accepted"] == d["steps"] == 100 and d["implicit_steps"] == 100
     assert d["newton_iterations"] >= 100
     assert np.all(np.diff(traj.x, axis=-1) > 0)
+
+
+@numba.njit
+def _shifted(x, i):
+    return 0.5 * (x - 5.0) ** 2
+
+
+@numba.njit
+def _shifted_d(x, i):
+    return x - 5.0
+
+
+def test_auto_takes_the_adaptive_scheme_for_a_custom_potential_with_an_edge():
+    # The IMEX step has no wall for a user's edge (it would stop with LEFT_DOMAIN): "auto" takes the
+    # adaptive scheme there, whose step control keeps x > lower.
+    gas = cg.CoulombGas.dyson(P.Custom(_shifted, _shifted_d, lower=0.0), 4, beta=1.0)
+    traj = cg.simulate(gas, 2.0, 0.05, x0=[3.5, 4.5, 5.5, 6.5], replicas=20, seed=3)
+    assert traj.scheme == "adaptive-heun"
+    assert np.all(traj.x > 0) and np.all(np.diff(traj.x, axis=-1) > 0)
+    assert cg.simulate(gas, 2.0, 0.05, x0=[3.5, 4.5, 5.5, 6.5], scheme="imex-euler", seed=3).scheme == "imex-euler"
