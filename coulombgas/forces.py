@@ -83,8 +83,8 @@ _MIN_ORDER, _MAX_ORDER = 4, 32
 # (c_a - c_b) + h_a t_m - h_b t_j, so that a cluster of width 1e-6 at x = 7
 # keeps full relative accuracy. With "reassoc" LLVM may regroup that into
 # (c_a + h_a t_m) - (c_b + h_b t_j) and lose 1e-16 * 7 / 1e-6 ≈ 1e-9 (measured:
-# it did, in some compilations and not others). Those kernels therefore use the
-# project's flags minus "reassoc"; sums that only add loaded terms keep it.
+# it did, in some compilations and not others). Those kernels therefore never
+# take "reassoc", whatever the project's flags (which now have none: _jit).
 _ORDERED = SAFE_FASTMATH - {"reassoc"}
 
 
@@ -94,8 +94,16 @@ _ORDERED = SAFE_FASTMATH - {"reassoc"}
 
 
 @njit
-def _pair_row(x, w, acc, i):
-    """Add the pairs (i, j > i) to ``acc``: acc[i] += Σ w_j/(x_i-x_j), acc[j] -= w_i/(x_i-x_j)."""
+def _pair_row(x, w, acc, i, scratch):
+    """Add the pairs (i, j > i) to ``acc``: acc[i] += Σ w_j/(x_i-x_j), acc[j] -= w_i/(x_i-x_j).
+
+    ``scratch`` has at least n - i - 1 entries. The kernels are compiled without
+    ``reassoc`` (``_jit``: bit-identical results cold or warm), under which a
+    loop that both divides and sums cannot vectorise. So the divisions (the
+    cost) go first, in a loop with no reduction that vectorises, and the row
+    sum follows over the stored reciprocals with four independent partial
+    sums in a fixed order (k mod 4), which hides the add latency.
+    """
     # Loops over slices that start at 0 let LLVM drop Numba's negative-index
     # checks and vectorise; indexing x[j] with j = i+1.. does not vectorise.
     xi = x[i]
@@ -103,11 +111,22 @@ def _pair_row(x, w, acc, i):
     xs = x[i + 1:]
     ws = w[i + 1:]
     accs = acc[i + 1:]
-    s = 0.0
-    for k in range(xs.shape[0]):
-        r = 1.0 / (xi - xs[k])
-        s += ws[k] * r
-        accs[k] -= wi * r
+    m = xs.shape[0]
+    r = scratch[:m]
+    for k in range(m):
+        q = 1.0 / (xi - xs[k])
+        r[k] = q
+        accs[k] -= wi * q
+    s0 = s1 = s2 = s3 = 0.0
+    b = m - m % 4
+    for k in range(0, b, 4):
+        s0 += ws[k] * r[k]
+        s1 += ws[k + 1] * r[k + 1]
+        s2 += ws[k + 2] * r[k + 2]
+        s3 += ws[k + 3] * r[k + 3]
+    s = (s0 + s1) + (s2 + s3)
+    for k in range(b, m):
+        s += ws[k] * r[k]
     acc[i] += s
 
 
@@ -127,10 +146,11 @@ def _direct_force(x, w, out):
                     s += w[j] / (xi - x[j])
             out[i] = s
         return
+    scratch = np.empty(n)
     for i in range(n):
         out[i] = 0.0
     for i in range(n - 1):
-        _pair_row(x, w, out, i)
+        _pair_row(x, w, out, i, scratch)
 
 
 @njit(parallel=True)
@@ -141,13 +161,16 @@ def _direct_force_parallel(x, w, out):
     """
     n = x.shape[0]
     acc = np.empty((_CHUNKS, n))  # np.zeros would be one more parallel region
+    # One scratch row per chunk, allocated here: an allocation inside the prange
+    # body would be hoisted out of it and shared between threads.
+    scratch = np.empty((_CHUNKS, n))
     # Interleaved rows give every chunk nearly the same share of the triangle.
     for c in prange(_CHUNKS):
         row = acc[c]
         for i in range(n):
             row[i] = 0.0
         for i in range(c, n - 1, _CHUNKS):
-            _pair_row(x, w, row, i)
+            _pair_row(x, w, row, i, scratch[c])
     for i in prange(n):
         s = 0.0
         for c in range(_CHUNKS):
@@ -483,7 +506,7 @@ def _near_ranges(nodes, leaves, p2p_ptr, p2p_src):
 
 @njit
 def _near_sum(xi, xs, ws, skip):
-    """Σ_{j≠skip} ws[j]/(xi - xs[j]); full fast-math flags so that the sum vectorises."""
+    """Σ_{j≠skip} ws[j]/(xi - xs[j]), summed in index order (the preset has no ``reassoc``)."""
     s = 0.0
     for j in range(xs.shape[0]):
         if j != skip:
