@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import math
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -60,6 +62,9 @@ _SCAN = ((1.0, 1.0, 1.0), (2.0, 1.0, 1.0), (3.0, 1.0, 1.0), (1.0, 0.25, 1.0), (1
 #: Models whose noise must stay small for the pairs not to overlap scan only towards less noise
 #: (larger |B|); their relaxation also slows with α, so α is kept.
 _MODEL_SCANS = {"rbm": ((1.0, 1.0, 1.0), (1.0, 2.0, 1.0), (1.0, 4.0, 1.0))}
+
+#: Fewest models a comparison accepts: its statistics use one record per model.
+_MIN_MODELS = 20
 
 
 @dataclasses.dataclass(eq=False)
@@ -159,6 +164,7 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
 
     func, module = _model(model)
     seed = v.integer("seed", seed, minimum=0)
+    force = v.flag("force", force)
     level = v.real("level", level)
     if not 0.0 < level < 1.0:
         raise ValueError(f"`level` must be in (0, 1), got {level}")
@@ -167,17 +173,19 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         if os.path.exists(out) and (not os.path.isdir(out) or (os.listdir(out) and not force)):
             raise ValueError(f"`out` {out!r} exists with other content; choose a new directory or pass force")
     kwargs = {**MODEL_DEFAULTS.get(model, {}), **params}
-    import inspect
-
     allowed = inspect.signature(func).parameters
     bad = [k for k in kwargs if k not in allowed or k in ("out", "resume", "progress", "seed")]
     if bad:
         raise ValueError(f"`{bad[0]}` is not a parameter of model {model!r}")
+    _validate_model_args(func, module, kwargs)
+    progress = v.flag("progress", progress)
+    scan = v.flag("scan", scan)
 
+    _stage(progress, f"training {kwargs.get('models')} {model} models")
     harvest = func(seed=seed, progress=progress, **kwargs)
-    if harvest.models < 20:
+    if harvest.models < _MIN_MODELS:
         raise ValueError(f"only {harvest.models} models stayed finite ({len(harvest.diverged_ids)} diverged); "
-                         "a comparison needs at least 20: lower lr or raise models")
+                         f"a comparison needs at least {_MIN_MODELS}: lower lr or raise models")
     workdir = tempfile.mkdtemp(prefix=".compare-", dir=os.path.dirname(os.path.abspath(out)) if out else None)
     try:
         checks, figures, extra = [], [], {}
@@ -186,28 +194,33 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         extra["seed"] = seed
         gas, sim, stationary = None, None, None
         try:
+            _stage(progress, "drift and noise from per-sample gradients")
             gas = _matching_gas(harvest, module, extra)
         except ValueError as exc:  # e.g. no gradient noise left at a noiseless teacher's solution
             checks.append({"check": "Coulomb gas from drift and noise", "measured": None, "predicted": None,
                            "statistic_name": "", "statistic": None, "verdict": "not built",
                            "note": f"no gas matches this run: {exc}"})
         if gas is not None:
-            sim = _simulate_from_harvest(gas, harvest, seed + 1)
-            draws = sample(gas, 4000, seed=seed + 2)
+            _stage(progress, "integrating the matching gas's eigenvalue SDE from the initial spectra")
+            sim = _simulate_from_harvest(gas, harvest, seed + 1, progress)
+            _stage(progress, "sampling the stationary gas")
+            draws = sample(gas, 4000, seed=seed + 2, progress=progress)
             stationary = draws.x
             ess = np.asarray(draws.diagnostics.get("ess", len(stationary)), dtype=float)
             extra["stationary_method"] = draws.method
             extra["stationary_ess_min"] = float(min(np.min(ess), len(stationary)))
             checks += _check_means(harvest, sim, stationary, np.minimum(ess, len(stationary)))
         if pairs:
+            _stage(progress, "spacing and two-mode density checks")
             checks += _check_pairs(harvest, pairs, sim, stationary, gas, level, extra)
         checks += _EXTRA_CHECKS.get(model, lambda h, e: [])(harvest, extra)
         scan_rows = []
         if scan and pairs:
-            scan_rows = _scaling_scan(func, kwargs, harvest, pairs, seed)
+            scan_rows = _scaling_scan(func, kwargs, harvest, pairs, seed, progress)
             checks += _check_scaling(scan_rows, level)
         extra["scan"] = scan_rows
 
+        _stage(progress, "figures and report")
         figures += _figures(workdir, harvest, sim, stationary, pairs, extra, scan_rows)
         summary = {
             "model": model, "seed": seed, "models": harvest.models + len(harvest.diverged_ids),
@@ -219,7 +232,7 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         summary["gas"] = gas.to_dict() if gas is not None else None
         report = Report(model=model, checks=checks, summary=summary, figures=figures, harvest=harvest, gas=gas)
         harvest.save(os.path.join(workdir, "harvest.npz"))
-        write_json(os.path.join(workdir, "summary.json"), summary)
+        write_json(os.path.join(workdir, "summary.json"), _summary_for_json(summary, workdir))
         with open(os.path.join(workdir, "report.md"), "w") as fh:
             fh.write(report.to_markdown())
         if out is None:
@@ -232,6 +245,71 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     finally:
         if os.path.isdir(workdir):
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _stage(progress, message):
+    """One line on stderr as a stage starts (the stages between the progress bars)."""
+    if progress:
+        print(f"compare: {message} ...", file=sys.stderr, flush=True)
+
+
+def _validate_model_args(func, module, kwargs):
+    """Every argument of the training run checked before any work (the model's own checks where it
+    has them, ``validated``), and enough models for the statistics."""
+    defaults = {k: p.default for k, p in inspect.signature(func).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    args = {**defaults, **kwargs}
+    check = getattr(module, "validated", None)
+    if check is not None:
+        names = inspect.signature(check).parameters
+        if all(k in args for k in names):
+            check(**{k: args[k] for k in names})
+    models = v.integer("models", args.get("models"), minimum=1)
+    if models < _MIN_MODELS:
+        raise ValueError(f"`models` must be >= {_MIN_MODELS} for a comparison (its statistics use one record "
+                         f"per model), got {models}")
+
+
+#: Fields of a check in ``summary.json``: each has one type, whatever the check.
+#: ``measured``/``error``/``predicted``: lists of numbers (empty when the check has none);
+#: ``statistic``: a number or null; ``*_text``: the cell as the report prints it.
+_NUMERIC_FIELDS = ("measured", "error", "predicted")
+
+
+def _json_check(c):
+    """A check with one schema per field (see ``_NUMERIC_FIELDS``)."""
+    out = {"check": c["check"]}
+    for key in _NUMERIC_FIELDS:
+        value = c.get(key)
+        numeric = value is not None and not isinstance(value, str)
+        out[key] = [float(y) for y in np.ravel(value)] if numeric else []
+    out["measured_text"] = _pm(c.get("measured"), c.get("error"))
+    out["predicted_text"] = _fmt(c.get("predicted"))
+    stat = c.get("statistic")
+    out["statistic_name"] = c.get("statistic_name", "")
+    out["statistic"] = float(stat) if stat is not None and not isinstance(stat, str) else None
+    out["statistic_text"] = _fmt(stat)
+    out["verdict"] = c["verdict"]
+    out["note"] = c.get("note", "")
+    return out
+
+
+#: Arrays with more entries than this go to ``arrays.npz`` beside ``summary.json``.
+_JSON_ARRAY_LIMIT = 64
+
+
+def _summary_for_json(summary, workdir):
+    """``summary`` with one schema per check field and its large arrays moved to ``arrays.npz``."""
+    out = dict(summary)
+    out["checks"] = [_json_check(c) for c in summary["checks"]]
+    large = {}
+    for key, value in summary.items():
+        if key != "checks" and isinstance(value, np.ndarray) and value.size > _JSON_ARRAY_LIMIT:
+            large[key] = value
+            out[key] = {"npz": "arrays.npz", "key": key, "shape": list(value.shape)}
+    if large:
+        np.savez(os.path.join(workdir, "arrays.npz"), **large)
+    return out
 
 
 def _matching_gas(harvest, module, extra):
@@ -259,7 +337,7 @@ def _matching_gas(harvest, module, extra):
     return gas_from_harvest(sub, est)
 
 
-def _simulate_from_harvest(gas, harvest, seed):
+def _simulate_from_harvest(gas, harvest, seed, progress=False):
     """(c) The SDE from the harvest's initial spectra, recorded at the harvest's updates."""
     from .dynamics import simulate
 
@@ -270,7 +348,7 @@ def _simulate_from_harvest(gas, harvest, seed):
     rate = _stiffness(gas, harvest.late(0.5).mean(axis=(0, 1)))
     sub_steps = max(1, int(math.ceil(spacing * rate / 0.05)))
     traj = simulate(gas, float(harvest.steps[-1]), spacing / sub_steps, x0=x0[ok], replicas=int(ok.sum()),
-                    record_every=sub_steps, seed=seed, progress=False)
+                    record_every=sub_steps, seed=seed, progress=progress)
     idx = np.clip(np.searchsorted(traj.t, harvest.steps.astype(float) - 1e-9), 0, len(traj.t) - 1)
     return traj.x[:, idx]
 
@@ -381,13 +459,16 @@ def _check_pairs(harvest, pairs, sim, stationary, gas, level, extra):
     return rows
 
 
-def _scaling_scan(func, kwargs, harvest, pairs, seed):
+def _scaling_scan(func, kwargs, harvest, pairs, seed, progress=False):
     """⟨S⟩ and √π σ over a small scan of (α, |B|[, ε]) at reduced size."""
     base_lr, base_bs = harvest.lr, harvest.batch_size
     eps = harvest.params.get("eps")
     rows = []
     small = {**kwargs, "models": min(400, kwargs.get("models", 400)), "record_every": None}
-    for k, (f_lr, f_bs, f_eps) in enumerate(_MODEL_SCANS.get(harvest_model_cli(harvest), _SCAN)):
+    settings = _MODEL_SCANS.get(harvest_model_cli(harvest), _SCAN)
+    bar = _bar(progress, len(settings), "compare: linear-scaling scan")
+    for k, (f_lr, f_bs, f_eps) in enumerate(settings):
+        bar.update(1)
         if eps is None and f_eps != 1.0:
             continue
         bs = max(1, int(round(base_bs * f_bs)))
@@ -404,7 +485,24 @@ def _scaling_scan(func, kwargs, harvest, pairs, seed):
         c = setting["lr"] / setting["batch_size"] * (setting["eps"] ** 2 if eps is not None else 1.0)
         rows.append({"lr": setting["lr"], "batch_size": setting["batch_size"], "eps": setting.get("eps"),
                      "c": c, "mean_S": float(S.mean()), "mean_S_err": float(S.std(ddof=1) / math.sqrt(S.size))})
+    bar.close()
     return rows
+
+
+def _bar(progress, total, desc):
+    """A tqdm bar on stderr, or a stand-in that does nothing when ``progress`` is off."""
+    if not progress:
+        class _Off:
+            def update(self, n=1):
+                pass
+
+            def close(self):
+                pass
+
+        return _Off()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="setting", file=sys.stderr)
 
 
 def harvest_model_cli(harvest) -> str:

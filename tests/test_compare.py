@@ -47,15 +47,51 @@ def test_report_numbers_recomputed_from_the_saved_harvest(report_dir):
     surmise = checks["Wigner surmise (β = 1) within degenerate pairs"]
     assert surmise["statistic"] == pytest.approx(
         spectra.goodness_of_fit(s, theory.wigner_surmise(1), "ks").pvalue, rel=1e-12)
-    assert surmise["measured"] == pytest.approx(np.mean(s**2), rel=1e-12)
+    assert surmise["measured"] == [pytest.approx(np.mean(s**2), rel=1e-12)]
     pair = checks["⟨S⟩ of pair (0,1): harvest vs gas from drift/noise"]
-    assert pair["measured"] == pytest.approx(S.mean(), rel=1e-12)
-    assert pair["error"] == pytest.approx(S.std(ddof=1) / math.sqrt(S.size), rel=1e-12)
+    assert pair["measured"] == [pytest.approx(S.mean(), rel=1e-12)]
+    assert pair["error"] == [pytest.approx(S.std(ddof=1) / math.sqrt(S.size), rel=1e-12)]
     means = checks["mode means: harvest vs stationary gas"]
     np.testing.assert_allclose(means["measured"], final.mean(axis=0), rtol=1e-12)
     # The gas in the summary is the one the report used: rebuild it and check its stationary width.
     gas = cg.CoulombGas.from_dict(summary["gas"])
     assert gas.n == 2 and gas.lr == h.lr and gas.batch_size == h.batch_size
+
+
+def test_summary_has_one_schema_per_check_field(report_dir):
+    """measured/error/predicted are always lists of numbers, statistic a number or null, texts strings."""
+    summary = json.loads((report_dir / "summary.json").read_text())
+    kinds = {}
+    for check in summary["checks"]:
+        for key in ("measured", "error", "predicted"):
+            assert isinstance(check[key], list) and all(isinstance(y, float) for y in check[key]), (key, check)
+        assert check["statistic"] is None or isinstance(check["statistic"], float), check
+        for key in ("measured_text", "predicted_text", "statistic_text", "statistic_name", "note", "verdict"):
+            assert isinstance(check[key], str), (key, check)
+        kinds.setdefault(frozenset(check), []).append(check["check"])
+    assert len(kinds) == 1, kinds  # every check has the same fields
+    text = (report_dir / "report.md").read_text()
+    for check in summary["checks"]:  # the texts are the report's cells
+        assert f"| {check['predicted_text'].replace('|', chr(92) + '|')} |" in text
+
+
+def test_too_few_models_refused_before_training(monkeypatch, tmp_path, capsys):
+    import functools
+
+    real = cg.training.teacher_student
+
+    @functools.wraps(real)
+    def must_not_train(**kwargs):
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr(cg.training, "teacher_student", must_not_train)
+    with pytest.raises(ValueError, match="`models` must be >= 20"):
+        cg.compare("teacher-student", models=5, progress=False)
+    with pytest.raises(TypeError, match="progress"):
+        cg.compare("teacher-student", progress="no")
+    out = tmp_path / "five"
+    assert main(["compare", "teacher-student", "--models", "5", "--out", str(out), "--quiet"]) == 2
+    assert "models" in capsys.readouterr().err and not out.exists()
 
 
 def test_teacher_student_theory_and_training_agree(report_dir):
