@@ -1,7 +1,9 @@
 """Shared test settings.
 
-``COULOMBGAS_SLOW_SCALE`` (default 1) scales the sample sizes of tests marked
-``slow``; CI sets 0.25 so the long statistical checks still run, smaller.
+Tests marked ``slow`` (long statistical checks, cold-compile and full-size runs) are
+deselected by the default ``pytest`` (``addopts`` in pyproject.toml) and run by
+``pytest -m slow``, which ``.ci/run`` calls after the README's command.
+``COULOMBGAS_SLOW_SCALE`` (default 1) scales the sample sizes of the slow tests.
 """
 
 import os
@@ -11,5 +13,5 @@ import pytest
 
 @pytest.fixture(scope="session")
 def slow_scale() -> float:
-    """Factor for sample sizes of slow statistical tests (1 locally, < 1 in CI)."""
+    """Factor for sample sizes of slow statistical tests (default 1)."""
     return float(os.environ.get("COULOMBGAS_SLOW_SCALE", "1"))
