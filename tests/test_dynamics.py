@@ -116,6 +116,7 @@ def test_same_seed_same_bits_for_any_thread_count():
     assert not np.array_equal(runs[0], other)
 
 
+@pytest.mark.slow
 def test_large_n_single_replica_follows_semicircle():
     n = 256
     gas = cg.CoulombGas.gaussian(n, beta=2.0)

@@ -99,6 +99,7 @@ def test_normalised_spacings_follow_wigner_surmise(paper_setting):
     assert p < 1e-6
 
 
+@pytest.mark.slow
 def test_mean_spacing_and_width_obey_linear_scaling():
     """⟨S⟩ and √π σ are linear in √(α ε²/|B|) with one slope across the paper's three scans.
 

@@ -1,0 +1,104 @@
+"""The same seed gives the same bytes: cold or warm Numba cache, 1 or 2 threads, separate processes.
+
+Each check runs the same seeded calls in fresh Python processes, each with its own
+new ``NUMBA_CACHE_DIR``: process A compiles everything (cold cache) with 2 threads,
+process B compiles with 1 thread, then both run again loading from their caches
+(warm). The SHA-256 of every result's bytes must agree across all four.
+
+Why it can fail: a compiled callee exists in several copies (its own library and
+one linked into every caller) and which copy runs depends on what a process
+loaded first; with value-changing fast-math flags the copies computed different
+bits (``coulombgas/_jit.py``). Before the flags were pinned, the fast multipole
+force differed by 2e-11 and ``simulate`` by 4e-16 between a cold and a warm
+process, and a Markov chain turned such differences into a different run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# Tiny sizes: compile time dominates, the work itself takes milliseconds.
+_SCRIPT = textwrap.dedent(r'''
+    import hashlib, json, sys
+    import numpy as np
+    import coulombgas as cg
+    from coulombgas import potentials
+    from coulombgas.forces import coulomb_force
+
+    which = sys.argv[1].split(",")
+    out = {}
+
+    def put(name, a):
+        a = np.ascontiguousarray(np.asarray(a, dtype=np.float64))
+        out[name] = hashlib.sha256(a.tobytes()).hexdigest()
+
+    rng = np.random.default_rng(5)
+    if "forces" in which:
+        put("force_direct_serial", coulomb_force(np.sort(rng.normal(size=40)), method="direct"))
+        put("force_direct_parallel", coulomb_force(np.sort(rng.normal(size=300)), method="direct"))
+        put("force_fast", coulomb_force(np.sort(rng.normal(size=3000)), method="fast"))
+    if "training" in which:
+        h = cg.training.teacher_student(models=20, steps=300, record_every=50, seed=0, progress=False)
+        put("teacher_student", h.eigenvalues)
+    gas = cg.CoulombGas.from_sgd(potentials.Quadratic(center=[3.9, 4.0], width=[3.0, 5.0]), g=[0.5, 0.6],
+                                 n=2, lr=0.1, batch_size=16)
+    if "simulate" in which:
+        put("simulate_gaussian", cg.simulate(cg.CoulombGas.gaussian(6), t_end=0.5, dt=1e-2, replicas=4,
+                                             seed=0, progress=False).x)
+        put("simulate_sgd", cg.simulate(gas, t_end=200.0, dt=1.0, replicas=8, seed=0, progress=False).x)
+    if "sample" in which:
+        put("sample_hmc", cg.sample(gas, 2000, method="hmc", seed=0).x)
+        put("sample_mh", cg.sample(cg.CoulombGas.dyson(potentials.Quartic(t=5, g=5), 4, beta=2), 2000,
+                                   method="mh", seed=0).x)
+    if "compare" in which:
+        report = cg.compare("teacher-student", models=60, steps=1000, record_every=25, seed=3, progress=False)
+        numbers = [np.ravel(np.asarray(c[k], dtype=float)) for c in report.checks
+                   for k in ("measured", "error", "predicted", "statistic")
+                   if c.get(k) is not None and not isinstance(c.get(k), str)]
+        put("compare_numbers", np.concatenate(numbers))
+    print(json.dumps(out))
+''')
+
+
+def _run(which: str, cache_dir, threads: int) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "NUMBA_NUM_THREADS": str(threads)}
+    env.pop("NUMBA_DISABLE_JIT", None)
+    done = subprocess.run([sys.executable, "-c", _SCRIPT, which], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _check(which: str, tmp_path):
+    """A cold (2 threads), B cold (1 thread), B warm (1 thread), A warm (2 threads): same bytes."""
+    runs = {
+        "A cold, 2 threads": _run(which, tmp_path / "cache_a", 2),
+        "B cold, 1 thread": _run(which, tmp_path / "cache_b", 1),
+        "B warm, 1 thread": _run(which, tmp_path / "cache_b", 1),
+        "A warm, 2 threads": _run(which, tmp_path / "cache_a", 2),
+    }
+    reference = runs["A cold, 2 threads"]
+    assert len(reference) >= 2
+    for label, digests in runs.items():
+        differ = sorted(k for k in reference if digests.get(k) != reference[k])
+        assert not differ, f"{label} differs from A cold in {differ}"
+
+
+def test_forces_and_training_bit_identical_cold_warm_and_any_threads(tmp_path):
+    _check("forces,training", tmp_path)
+
+
+@pytest.mark.slow
+def test_simulate_and_sample_bit_identical_cold_warm_and_any_threads(tmp_path):
+    _check("simulate,sample", tmp_path)
+
+
+@pytest.mark.slow
+def test_compare_numbers_bit_identical_cold_warm_and_any_threads(tmp_path):
+    _check("compare", tmp_path)
