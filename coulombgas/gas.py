@@ -400,8 +400,11 @@ def minimum_and_curvature(potential, n: int) -> tuple[float, float]:
     if kind == pot.LAGUERRE:
         xm = params[:, 2] / params[:, 1]
         return float(np.mean(xm)), float(np.mean(params[:, 2] / xm**2))
-    rows, inverse = np.unique(params, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    if np.all(params == params[0]):  # one potential for every mode (the common case): O(n), no sort
+        rows, inverse = params[:1], np.zeros(n, dtype=np.intp)
+    else:
+        rows, inverse = np.unique(params, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
     degree = rows.shape[1] - 1
     if degree == 2:  # p0 + p1 x + p2 x²: minimum −p1/(2 p2), curvature 2 p2
         mins, curvs = -rows[:, 1] / (2.0 * rows[:, 2]), 2.0 * rows[:, 2]

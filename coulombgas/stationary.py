@@ -86,6 +86,32 @@ MIN_TAU_MULTIPLE = 50.0
 
 # ------------------------------------------------------------------ results
 
+class _LazyLogDensity:
+    """The ``Samples.log_density`` field: given, or computed on first access from ``gas`` and ``x_chains``.
+
+    Exact samplers do not need log P_s, and it costs O(n²) per sample (more
+    than the sample itself for n ≳ 1e4), so it is evaluated only when read
+    (:meth:`CoulombGas.log_density`: compiled pair loop, O(n) memory) and kept.
+    """
+
+    def __set_name__(self, owner, name):
+        self._slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return None  # the dataclass default
+        value = obj.__dict__.get(self._slot)
+        if value is None:
+            value = obj.gas.log_density(obj.x_chains)
+            obj.__dict__[self._slot] = value
+        return value
+
+    def __set__(self, obj, value):
+        # ``value`` is this descriptor itself when the field is left at its default.
+        lazy = value is None or isinstance(value, _LazyLogDensity)
+        obj.__dict__[self._slot] = None if lazy else np.asarray(value, dtype=np.float64)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Samples:
     """Draws from the stationary law of ``gas``.
@@ -127,7 +153,10 @@ class Samples:
     x_chains : ndarray, shape (chains, draws, n)
         Draws per chain (``chains`` = 1 for exact samplers).
     log_density : ndarray, shape (chains, draws)
-        Unnormalised log P_s at every draw.
+        Unnormalised log P_s at every draw. Markov chains record it as they
+        run; for exact samplers it is computed on first access (O(n²) time per
+        sample, O(n) memory) and then kept, so ``sample`` costs what the draw
+        costs when nobody reads it.
     """
 
     x: np.ndarray
@@ -136,7 +165,7 @@ class Samples:
     seed: dict
     diagnostics: dict
     x_chains: np.ndarray
-    log_density: np.ndarray
+    log_density: np.ndarray = dataclasses.field(default=_LazyLogDensity(), repr=False)
 
     @property
     def n_samples(self) -> int:
@@ -380,14 +409,13 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
     seed_info = _rng.seed_record(ss)
     if name == "tridiagonal":
         x = np.asarray(module.sample_exact(gas, n_samples, seed=ss), dtype=np.float64)
-        x = np.sort(x, axis=-1)
-        lp = gas.log_density(x)
+        if np.any(x[:, 1:] < x[:, :-1]):  # the LAPACK drivers return ascending order; keep the promise
+            x = np.sort(x, axis=-1)
         diag = {"acceptance": np.ones(1), "autocorr_time": np.ones(gas.n), "autocorr_time_log_density": 1.0,
                 "ess": np.full(gas.n, float(n_samples)), "ess_log_density": float(n_samples),
                 "chains": 1, "draws_per_chain": n_samples, "warmup": 0, "thin": 1,
                 "exact_model": json.loads(json.dumps(module.exact_model(gas), default=_jsonable))}
-        return Samples(x=x, method=name, gas=gas, seed=seed_info, diagnostics=diag, x_chains=x[None],
-                       log_density=lp[None])
+        return Samples(x=x, method=name, gas=gas, seed=seed_info, diagnostics=diag, x_chains=x[None])
 
     draws = -(-n_samples // chains)
     start = _initial_states(gas, x0, chains)
