@@ -39,7 +39,11 @@ from .. import _rng
 from .. import _validate as v
 from .harvest import Harvest, spectra_of
 
-__all__ = ["check_common", "run_ensemble", "record_steps", "replay_init"]
+__all__ = ["check_common", "check_run_options", "check_footprint", "run_ensemble", "record_steps",
+           "replay_init"]
+
+# Bytes one model's random stream costs (Generator + PCG64 + SeedSequence objects), measured ~1.2 KB.
+_STREAM_BYTES = 2048
 
 
 def check_common(lr, batch_size, models, steps, record_every):
@@ -54,6 +58,44 @@ def check_common(lr, batch_size, models, steps, record_every):
     return lr, batch_size, models, steps, record_every
 
 
+def check_run_options(out, resume, progress, record_weights):
+    """Strict flags (never truthiness: ``progress="no"`` is a TypeError) and ``resume`` only with ``out``."""
+    resume = v.flag("resume", resume)
+    if progress is not None:
+        progress = v.flag("progress", progress)
+    record_weights = v.flag("record_weights", record_weights)
+    if resume and out is None:
+        raise ValueError("`resume`=True needs `out` (the HDF5 file of the interrupted run to continue); "
+                         "pass out=PATH, or resume=False")
+    return resume, progress, record_weights
+
+
+def n_records(steps: int, record_every: int) -> int:
+    """``len(record_steps(steps, record_every))`` without building the array: ⌈steps/k⌉ + 1."""
+    return -(-steps // record_every) + 1
+
+
+def check_footprint(*, models: int, steps: int, record_every: int, weight_shape, gram: str,
+                    data_bytes: float, block_models: int, record_weights: bool = True) -> None:
+    """Refuse, before any work, a run whose arrays would not fit in memory (``_validate.fits_in_memory``).
+
+    Counts every array the run allocates: one random stream per model, the
+    data set and state of one block of models (``data_bytes`` per model, set by
+    ``batch_size`` x ``epoch_batches`` x the layer sizes), and the records,
+    ``models`` x records x (2 spectra + loss [+ weights]) float64, twice (the
+    blocks and their concatenation).
+    """
+    m, k = (int(d) for d in weight_shape)
+    n = k if gram == "WtW" else m
+    per_record = 2.0 * n + 1.0 + (float(m) * k if record_weights else 0.0)
+    records = float(n_records(steps, record_every))
+    total = (float(models) * _STREAM_BYTES
+             + float(min(models, block_models)) * (float(data_bytes) + 3.0 * 8.0 * m * k)
+             + 2.0 * 8.0 * float(models) * records * per_record)
+    v.fits_in_memory("This run (`models` x records (`steps`/`record_every`) x the weights, plus the data "
+                     "sets set by `batch_size`)", total)
+
+
 def record_steps(steps: int, record_every: int) -> np.ndarray:
     """Update counts at which spectra are recorded: 0, k, 2k, … and the last update."""
     return np.unique(np.r_[np.arange(0, steps, record_every), steps]).astype(np.int64)
@@ -64,6 +106,11 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
                  record_weights: bool = True) -> Harvest:
     """Train ``models`` independent copies of a model given by ``init``/``advance``/``gram`` (module docstring)."""
     block_models = v.integer("block_models", block_models, minimum=1)
+    resume = v.flag("resume", resume)
+    if progress is not None:
+        progress = v.flag("progress", progress)
+    if resume and out is None:
+        raise ValueError("`resume`=True needs `out` (the HDF5 file of the interrupted run to continue)")
     at = record_steps(steps, record_every)
     seed = _rng.seed_sequence(seed)  # fixed once, so the record replays these exact streams
     gens_all = _rng.streams(seed, models)

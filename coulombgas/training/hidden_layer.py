@@ -93,7 +93,7 @@ from numba import prange
 from .. import _rng
 from .. import _validate as v
 from .._jit import njit
-from ._loop import check_common, replay_init, run_ensemble
+from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 from .harvest import coincident_groups
 
 __all__ = ["hidden_layer_teacher_student", "per_sample_gradients", "default_teacher", "random_hidden_layer",
@@ -249,8 +249,10 @@ def hidden_layer_teacher_student(*, n: int = 2, Z="identity", lr: float = 0.1, b
     >>> h.eigenvalues.shape
     (4, 3, 2)
     """
+    check_run_options(out, resume, progress, record_weights)
     lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
     n = v.integer("n", n, minimum=2)
+    v.fits_in_memory("`n` x `n` (the hidden layer Z, teacher and weights)", 8.0 * 8 * float(n) * n)
     z_seed = v.integer("z_seed", z_seed, minimum=0)
     Zm = _hidden_layer(Z, n, z_seed)
     noise = v.one_of("noise", noise, NOISES)
@@ -266,6 +268,9 @@ def hidden_layer_teacher_student(*, n: int = 2, Z="identity", lr: float = 0.1, b
     }
     size = batch_size * params["epoch_batches"]
     per_model = 8 * (2 * size * n + params["epoch_batches"] * _packed(n, noise) + n * n)
+    check_footprint(models=models, steps=steps, record_every=record_every, weight_shape=(n, n), gram=GRAM,
+                    data_bytes=per_model, block_models=max(1, int(2e8 // per_model)),
+                    record_weights=record_weights)
     return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
                         seed=seed, name=NAME, out=out, resume=resume, progress=progress,
                         block_models=max(1, int(2e8 // per_model)), record_weights=record_weights)

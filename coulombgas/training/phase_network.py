@@ -53,7 +53,7 @@ from numba import prange
 
 from .. import _validate as v
 from .._jit import njit
-from ._loop import check_common, replay_init, run_ensemble
+from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 
 __all__ = ["phase_network", "per_sample_gradients", "classify_regime", "Regimes", "GRAM", "REGIMES"]
 
@@ -114,11 +114,23 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
     """
     from .. import gpu
 
+    # Every check before any work, on either device: flags, sizes and the memory the run needs.
+    check_run_options(out, resume, progress, record_weights)
+    params, models_, steps_, record_every_ = validated(lr, sigma_w, batch_size, models, steps, record_every,
+                                                       n_in, n_mid, n_hidden, epoch_batches, divergence_loss)
+    p_ = params
+    # Bytes of features h, inputs x, labels y, and the fixed layers M, W_t, Z, W.
+    per_model = 8.0 * (float(p_["batch_size"]) * p_["epoch_batches"] * (p_["n_mid"] + p_["n_in"] + 1)
+                       + p_["n_mid"] * p_["n_in"] + 2.0 * p_["n_hidden"] * p_["n_mid"] + p_["n_hidden"])
+    check_footprint(models=models_, steps=steps_, record_every=record_every_,
+                    weight_shape=(p_["n_hidden"], p_["n_mid"]), gram=GRAM, data_bytes=per_model,
+                    block_models=max(1, int(2e8 // per_model)), record_weights=record_weights)
     if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
-        kwargs = {k: val for k, val in locals().items() if k not in ("device", "fallback", "gpu")}
+        kwargs = {k: val for k, val in locals().items()
+                  if k not in ("device", "fallback", "gpu", "params", "models_", "steps_", "record_every_",
+                               "per_model", "p_")}
         return gpu.phase_network_cuda(**kwargs)
-    params, models, steps, record_every = validated(lr, sigma_w, batch_size, models, steps, record_every, n_in,
-                                                    n_mid, n_hidden, epoch_batches, divergence_loss)
+    params, models, steps, record_every = params, models_, steps_, record_every_
     batch_size, epoch_batches, n_in, n_mid = (params[k] for k in ("batch_size", "epoch_batches", "n_in", "n_mid"))
     per_model = 8 * batch_size * epoch_batches * (n_mid + n_in + 1)  # bytes of features h, inputs x, labels y
     return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,

@@ -74,7 +74,7 @@ from numba import prange
 from .. import _rng
 from .. import _validate as v
 from .._jit import njit
-from ._loop import check_common, run_ensemble
+from ._loop import check_common, check_footprint, check_run_options, run_ensemble
 from .harvest import coincident_groups
 
 __all__ = ["gaussian_rbm", "per_sample_gradients", "fixed_point", "stationary_variance", "kernel_eigenvalues",
@@ -341,11 +341,21 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
     """
     from .. import gpu
 
+    # Every check before any work, on either device: flags, sizes and the memory the run needs.
+    check_run_options(out, resume, progress, record_weights)
+    params, models_, steps_, record_every_ = validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps,
+                                                       models, steps, record_every, init_std, divergence_loss)
+    n_, nh_, bs_ = params["n"], params["n_hidden"], params["batch_size"]
+    # Per model: the chains φ and z (bs, n), hidden draws (nh, bs), W and A (nh·n, n²) with copies.
+    per_model = 8.0 * (3.0 * bs_ * n_ + 2.0 * nh_ * bs_ + 4.0 * nh_ * n_ + 4.0 * n_ * n_ + 8)
+    check_footprint(models=models_, steps=steps_, record_every=record_every_, weight_shape=(nh_, n_), gram=GRAM,
+                    data_bytes=per_model, block_models=2048, record_weights=record_weights)
     if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
-        kwargs = {k: val for k, val in locals().items() if k not in ("device", "fallback", "gpu")}
+        kwargs = {k: val for k, val in locals().items()
+                  if k not in ("device", "fallback", "gpu", "params", "models_", "steps_", "record_every_",
+                               "per_model", "n_", "nh_", "bs_")}
         return gpu.gaussian_rbm_cuda(**kwargs)
-    params, models, steps, record_every = validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps,
-                                                    models, steps, record_every, init_std, divergence_loss)
+    params, models, steps, record_every = params, models_, steps_, record_every_
     return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
                         seed=seed, name=NAME, out=out, resume=resume, progress=progress,
                         block_models=2048, record_weights=record_weights)
@@ -356,6 +366,7 @@ def validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps, models
     """Checked arguments of :func:`gaussian_rbm` (CPU and GPU): ``(params, models, steps, record_every)``."""
     lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
     n = v.integer("n", n, minimum=2)
+    v.fits_in_memory("`n` x `n` (the target kernel and the weights)", 8.0 * 8 * float(n) * n)
     m2 = v.positive("m2", m2)
     kappa = kernel_eigenvalues(n, m2)
     params = {

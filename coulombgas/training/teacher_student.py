@@ -28,7 +28,7 @@ from numba import prange
 
 from .. import _validate as v
 from .._jit import njit
-from ._loop import check_common, replay_init, run_ensemble
+from ._loop import check_footprint, check_run_options, check_common, replay_init, run_ensemble
 
 __all__ = ["teacher_student", "per_sample_gradients", "degenerate_groups", "GRAM"]
 
@@ -74,11 +74,20 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
     """
     from .. import gpu
 
+    # Every check before any work, on either device: flags, sizes and the memory the run needs.
+    check_run_options(out, resume, progress, record_weights)
+    params, models_, steps_, record_every_ = validated(lr, batch_size, eps, models, steps, record_every, teacher,
+                                                       init_std, epoch_batches, divergence_loss)
+    per_model = 40.0 * params["batch_size"] * params["epoch_batches"]  # inputs x (2) and noises a (3)
+    check_footprint(models=models_, steps=steps_, record_every=record_every_, weight_shape=(2, 2), gram=GRAM,
+                    data_bytes=per_model, block_models=max(1, int(2e8 // per_model)),
+                    record_weights=record_weights)
     if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
-        kwargs = {k: val for k, val in locals().items() if k not in ("device", "fallback", "gpu")}
+        kwargs = {k: val for k, val in locals().items()
+                  if k not in ("device", "fallback", "gpu", "params", "models_", "steps_", "record_every_",
+                               "per_model")}
         return gpu.teacher_student_cuda(**kwargs)
-    params, models, steps, record_every = validated(lr, batch_size, eps, models, steps, record_every, teacher,
-                                                    init_std, epoch_batches, divergence_loss)
+    params, models, steps, record_every = params, models_, steps_, record_every_
     batch_size = params["batch_size"]
     return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
                         seed=seed, name=NAME, out=out, resume=resume, progress=progress,
