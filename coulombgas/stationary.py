@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import warnings
 import numpy as np
 
@@ -197,6 +198,41 @@ class Samples:
         step = max(1, int(math.ceil(factor * float(np.max(taus)))))
         return self.x_chains[:, ::step, :].reshape(-1, self.x.shape[1])
 
+    def summary(self, arrays_file: str = "samples.npz") -> dict:
+        """A small JSON-ready summary; every array stays in the ``.npz`` that :meth:`save` writes.
+
+        One schema per field, whatever the method or size:
+
+        * ``method``, ``n``, ``n_samples``, ``chains``: str / int;
+        * ``seed``: as in :attr:`seed`;
+        * ``diagnostics``: each scalar diagnostic as a number (``null`` when
+          not finite, e.g. R̂ of a short chain) or a string; each array
+          diagnostic (``inverse_metric``, ``step_size``, ``autocorr_time``, …)
+          as ``{"file", "key", "shape", "min", "median", "max"}``, where
+          ``key`` is its name in ``arrays_file`` (``diag__<name>``).
+
+        Use: ``s.save(out / "samples.npz"); json.dump(s.summary("samples.npz"), fh)``.
+        The summary is O(number of diagnostics) in size, not O(n²) (a dense HMC
+        metric is n × n numbers: 1.25 MB of JSON at n = 250).
+        """
+        diag = {}
+        for key, value in self.diagnostics.items():
+            if isinstance(value, np.ndarray):
+                finite = value[np.isfinite(value)] if value.dtype.kind in "fiu" else np.empty(0)
+                stat = (lambda f: float(f(finite)) if finite.size else None)
+                diag[key] = {"file": str(arrays_file), "key": f"diag__{key}", "shape": list(value.shape),
+                             "min": stat(np.min), "median": stat(np.median), "max": stat(np.max)}
+            elif isinstance(value, (bool, np.bool_, str)) or value is None:
+                diag[key] = value.item() if isinstance(value, np.generic) else value
+            elif isinstance(value, (numbers.Integral,)):
+                diag[key] = int(value)
+            elif isinstance(value, numbers.Real):
+                diag[key] = float(value) if math.isfinite(float(value)) else None
+            else:  # e.g. the exact model's dict: already small and JSON-ready
+                diag[key] = json.loads(json.dumps(value, default=_jsonable))
+        return {"method": self.method, "n": int(self.gas.n), "n_samples": int(self.n_samples),
+                "chains": int(self.chains), "seed": self.seed, "diagnostics": diag}
+
     def save(self, path) -> None:
         """Write to a ``.npz`` file (arrays) with JSON metadata; :meth:`load` round-trips it exactly."""
         arrays = {"x": self.x, "x_chains": self.x_chains, "log_density": self.log_density}
@@ -289,7 +325,10 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
     gas : CoulombGas
         The system. Its stationary law is exact for equal g (``gas.stationary_is_exact``).
     n_samples : int, >= 1
-        Samples returned (for Markov chains: ⌈n_samples/chains⌉ draws per chain).
+        Samples returned (for Markov chains: ⌈n_samples/chains⌉ draws per chain,
+        at least 2, and warm-up + draws·thin at most 1e9 iterations per chain).
+        Requests over the machine's memory are refused before any work, with
+        the memory they would need.
     method : {"auto", "tridiagonal", "mh", "hmc"}
         See :data:`METHODS`. ``"auto"`` = ``"tridiagonal"`` when it is exact for
         ``gas``, else ``"hmc"``. ``"metropolis"`` is an alias of ``"mh"``.
@@ -397,13 +436,15 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
         target_accept = v.real("target_accept", target_accept)
         if not 0.0 < target_accept < 1.0:
             raise ValueError(f"`target_accept` must be in (0, 1), got {target_accept:g}")
-    if not isinstance(strict, (bool, np.bool_)):
-        raise TypeError(f"`strict` must be a bool, got {type(strict).__name__}")
+    strict = v.flag("strict", strict)
+    if progress is not None:
+        progress = v.flag("progress", progress)
     v.one_of("coordinates", coordinates, ("gaps", "softgaps", "x"))
     v.one_of("metric", metric, ("auto", "dense", "diag"))
     if metric == "auto":
         metric = "dense" if gas.n <= 1000 else "diag"
     name, module = _resolve_method(gas, method)
+    _check_size(gas.n, n_samples, chains, warmup, thin, name, metric)
 
     ss = _rng.seed_sequence(seed)
     seed_info = _rng.seed_record(ss)
@@ -432,6 +473,41 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
     diag.update(_chain_diagnostics(xc, lp, strict))
     x = np.ascontiguousarray(xc.reshape(-1, gas.n)[:n_samples])
     return Samples(x=x, method=name, gas=gas, seed=seed_info, diagnostics=diag, x_chains=xc, log_density=lp)
+
+
+#: Most iterations (warm-up + draws·thin) one Markov chain may be asked for: beyond it a run
+#: takes days even at n = 2, so a typo such as ``warmup=10**12`` is refused instead of hanging.
+MAX_ITERATIONS_PER_CHAIN = 10**9
+
+#: Fewest draws per chain: τ (and R̂, from 4 draws) are undefined for a single draw.
+MIN_DRAWS_PER_CHAIN = 2
+
+
+def _check_size(n, n_samples, chains, warmup, thin, name, metric):
+    """Refuse requests that cannot finish or cannot fit, before any work (sizes already validated)."""
+    if name == "tridiagonal":
+        # Draws (diagonal, off-diagonal), the eigenvalues and the sorted copy: ~5 arrays of n_samples × n.
+        v.fits_in_memory(f"`n_samples` × `n` = {n_samples} × {n}", 5.0 * 8.0 * n_samples * n)
+        return
+    draws = -(-n_samples // chains)
+    if draws < MIN_DRAWS_PER_CHAIN:
+        raise ValueError(
+            f"`n_samples` must give at least {MIN_DRAWS_PER_CHAIN} draws per chain for the Markov-chain "
+            f"diagnostics (autocorrelation time, ESS): n_samples >= {MIN_DRAWS_PER_CHAIN * chains} with "
+            f"chains = {chains}, got n_samples = {n_samples} (or lower `chains`)")
+    per_chain = warmup + draws * thin
+    if per_chain > MAX_ITERATIONS_PER_CHAIN:
+        raise ValueError(
+            f"`warmup` + `n_samples`/`chains`·`thin` = {per_chain:.3g} iterations per chain is beyond the "
+            f"limit of {MAX_ITERATIONS_PER_CHAIN:.0e} (it would not finish); lower `warmup`, `n_samples` or `thin`")
+    # Records (x and log P_s), the diagnostics' copies and FFTs (~6 of them), the largest HMC
+    # warm-up window's draws, the dense metric's n × n factors.
+    window = max((length for length, _ in mcmc._warmup_windows(warmup)), default=0) if name == "hmc" else 0
+    nbytes = 8.0 * chains * (6.0 * draws + window) * (n + 1)
+    if name == "hmc" and metric == "dense":
+        nbytes += 8.0 * 5 * n * n
+    v.fits_in_memory(f"`chains` × `n_samples` × `warmup` × `n` = {chains} × {n_samples} × {warmup} × {n}",
+                     nbytes)
 
 
 def _jsonable(obj):
@@ -482,9 +558,11 @@ def _chain_diagnostics(xc, lp, strict):
         rhat = split_rhat(both)
     else:
         rhat = np.full(n + 1, np.nan)
-    worst = float(np.nanmax(tau)) if np.any(np.isfinite(tau)) else float("nan")
+    finite = np.isfinite(tau)
+    worst = float(np.max(tau[finite])) if np.any(finite) else float("nan")
     if not draws >= MIN_TAU_MULTIPLE * worst:
-        which = "log-density" if int(np.nanargmax(tau)) == n else f"eigenvalue {int(np.nanargmax(tau))}"
+        where = int(np.argmax(np.where(finite, tau, -np.inf))) if np.any(finite) else n
+        which = "log-density" if where == n else f"eigenvalue {where}"
         need = int(math.ceil(MIN_TAU_MULTIPLE * worst)) if math.isfinite(worst) else "?"
         msg = (f"chains are shorter than {MIN_TAU_MULTIPLE:g} integrated autocorrelation times: {draws} draws "
                f"per chain, τ = {worst:.3g} draws ({which}); τ, ESS and R̂ are unreliable and the samples may not "

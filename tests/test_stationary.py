@@ -392,3 +392,73 @@ def test_custom_potential_kernels_match_the_builtin_ones():
         out.append((lp, grad))
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12)
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- issue 13/18: cost and absurd sizes
+
+def test_exact_sampler_computes_log_density_only_when_read():
+    gas = cg.CoulombGas.gaussian(30, beta=2.0)
+    s = sample(gas, 5, seed=0)
+    assert s.__dict__.get("_log_density") is None  # nothing computed for a number nobody asked for
+    lp = s.log_density
+    assert lp.shape == (1, 5)
+    np.testing.assert_allclose(lp, gas.log_density(s.x_chains), rtol=0, atol=0)
+    assert s.log_density is lp  # computed once, then kept
+
+
+def test_summary_keeps_arrays_out_of_json_with_one_schema_per_field(tmp_path):
+    import json
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        s = sample(cg.CoulombGas.gaussian(30), 40, method="hmc", warmup=60, chains=2, seed=1)
+    s.save(tmp_path / "samples.npz")
+    summ = s.summary("samples.npz")
+    text = json.dumps(summ, allow_nan=False)
+    assert len(text) < 4000  # the dense 30 × 30 metric alone is 900 numbers
+    metric = summ["diagnostics"]["inverse_metric"]
+    assert metric["shape"] == [30, 30] and metric["key"] == "diag__inverse_metric"
+    with np.load(tmp_path / "samples.npz") as f:
+        np.testing.assert_array_equal(f[metric["key"]], s.diagnostics["inverse_metric"])
+        assert metric["max"] == float(np.max(f[metric["key"]]))
+    exact = sample(cg.CoulombGas.gaussian(30), 3, seed=0).summary()
+    # The same field has the same schema whatever the method.
+    for key in ("acceptance", "autocorr_time", "ess"):
+        assert isinstance(summ["diagnostics"][key], dict) and isinstance(exact["diagnostics"][key], dict)
+    for key in ("autocorr_time_log_density", "ess_log_density"):
+        assert isinstance(summ["diagnostics"][key], float) and isinstance(exact["diagnostics"][key], float)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_samples=1, method="hmc"), "n_samples"),
+    (dict(n_samples=3, method="mh", chains=4), "n_samples"),
+    (dict(n_samples=10, method="hmc", warmup=10**12), "warmup"),
+    (dict(n_samples=10**12, method="hmc"), "n_samples"),
+    (dict(n_samples=10**10, method="hmc", chains=10**9), "chains"),
+    (dict(n_samples=10**13), "n_samples"),
+    (dict(n_samples=10**9, method="mh", chains=1), "n_samples"),
+])
+def test_absurd_sizes_are_refused_before_any_work(kwargs, match):
+    n_samples = kwargs.pop("n_samples")
+    with pytest.raises(ValueError, match=f"`{match}`"):
+        sample(cg.CoulombGas.gaussian(5), n_samples, seed=0, **kwargs)
+
+
+def test_memory_refusal_names_the_memory_needed(monkeypatch):
+    monkeypatch.setenv("COULOMBGAS_MAX_MEMORY", str(10**6))
+    with pytest.raises(ValueError, match=r"`chains`.*would need about"):
+        sample(cg.CoulombGas.gaussian(50), 4000, method="hmc", seed=0)
+    with pytest.raises(ValueError, match=r"`n_samples` × `n`.*would need about"):
+        sample(cg.CoulombGas.gaussian(50), 4000, seed=0)
+
+
+@pytest.mark.parametrize("name, value", [("progress", "no"), ("progress", 1), ("strict", "yes"), ("strict", 0)])
+def test_flags_are_strict_booleans(name, value):
+    with pytest.raises(TypeError, match=f"`{name}`"):
+        sample(cg.CoulombGas.gaussian(5), 10, seed=0, **{name: value})
+
+
+def test_two_draws_per_chain_give_a_valid_result_and_a_warning():
+    with pytest.warns(UserWarning, match="autocorrelation"):
+        s = sample(cg.CoulombGas.gaussian(4), 8, method="hmc", warmup=20, seed=0)
+    assert s.x.shape == (8, 4) and np.all(np.isfinite(s.x))
