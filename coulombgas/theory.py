@@ -43,6 +43,50 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 _Frozen = type(stats.uniform())
 
 
+# Widths and radii are accepted in [1e-150, 1e150]: there the variance (∝ scale²) and the
+# density's peak (∝ 1/scale) are normal floats, so no law underflows to a zero-variance
+# point mass or overflows to an infinite variance (issue 18).
+_SCALE_MIN, _SCALE_MAX = 1e-150, 1e150
+
+
+def _scale(name: str, value, lo: float = _SCALE_MIN, hi: float = _SCALE_MAX) -> float:
+    """A width/radius in ``[lo, hi]`` (message names the parameter and the range)."""
+    value = _validate.positive(name, value)
+    if not lo <= value <= hi:
+        raise ValueError(f"`{name}` must be in [{lo:g}, {hi:g}] (outside it the law's variance or "
+                         f"density is not a finite normal float), got {value:g}")
+    return value
+
+
+def _size(size) -> tuple[int, ...] | None:
+    """``rvs``'s ``size``: None, an int >= 0 or a tuple of them, within the memory budget."""
+    if size is None:
+        return None
+    dims = size if isinstance(size, (tuple, list)) else (size,)
+    out = []
+    for d in dims:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise TypeError(f"`size` must be None, an int >= 0 or a tuple of ints >= 0, got {size!r}")
+        if d < 0:
+            raise ValueError(f"`size` must be >= 0 in every dimension, got {size!r}")
+        out.append(int(d))
+    # The samplers hold a few float64 temporaries of the output's size (five for two_mode_density).
+    _validate.fits_in_memory("`size`", 6.0 * 8.0 * math.prod(float(d) for d in out))
+    return tuple(out) if isinstance(size, (tuple, list)) else out[0]
+
+
+def _random_state(random_state):
+    """``rvs``'s ``random_state``: None, a seed in [0, 2**32) or a NumPy Generator/RandomState."""
+    if random_state is None or isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        return random_state
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
+        raise TypeError("`random_state` must be None, an int seed or a numpy.random.Generator, "
+                        f"got {type(random_state).__name__}")
+    if not 0 <= random_state < 2**32:
+        raise ValueError(f"`random_state` must be an int seed in [0, 2**32), got {random_state}")
+    return int(random_state)
+
+
 class _Law(_Frozen):
     """A frozen scipy distribution whose repr names the law and its parameters."""
 
@@ -52,6 +96,10 @@ class _Law(_Frozen):
 
     def __repr__(self) -> str:
         return self._label
+
+    def rvs(self, size=None, random_state=None):
+        """Random variates; ``size`` and ``random_state`` checked (and the memory) before any draw."""
+        return super().rvs(size=_size(size), random_state=_random_state(random_state))
 
 
 def _beta(value, allowed) -> int:
@@ -573,7 +621,7 @@ def two_mode_spacing(sigma1, sigma2):
 
     Parameters
     ----------
-    sigma1, sigma2 : float, > 0
+    sigma1, sigma2 : float in [1e-150, 1e150]
         Widths of the two quadratic wells.
 
     Returns
@@ -584,7 +632,7 @@ def two_mode_spacing(sigma1, sigma2):
     Raises
     ------
     TypeError, ValueError
-        If a width is not a finite positive real number.
+        If a width is not a real number in [1e-150, 1e150].
 
     References
     ----------
@@ -596,33 +644,51 @@ def two_mode_spacing(sigma1, sigma2):
     >>> round(float(theory.two_mode_spacing(0.6, 0.8).mean()), 6)
     1.253314
     """
-    sigma1 = _validate.positive("sigma1", sigma1)
-    sigma2 = _validate.positive("sigma2", sigma2)
+    sigma1 = _scale("sigma1", sigma1)
+    sigma2 = _scale("sigma2", sigma2)
     return _Law(stats.rayleigh, scale=math.hypot(sigma1, sigma2),
                 label=f"two_mode_spacing(sigma1={sigma1:g}, sigma2={sigma2:g})")
 
 
+def _two_mode_scaled(x, sigma1, sigma2):
+    """x/m, a_i = σ_i/m ∈ (0, 1] and T = √(a₁² + a₂²) ∈ [1, √2], m = max(σ₁, σ₂): no σ² is formed."""
+    m = np.maximum(sigma1, sigma2)
+    a1, a2 = sigma1 / m, sigma2 / m
+    return x / m, m, a1, a2, np.sqrt(a1 * a1 + a2 * a2)
+
+
 class _TwoModeDensityGen(stats.rv_continuous):
-    """ρ(x) = [p₁(x) + p₂(x)]/2 for the two-mode gas centred at 0."""
+    """ρ(x) = [p₁(x) + p₂(x)]/2 for the two-mode gas centred at 0.
+
+    Computed in units of m = max(σ₁, σ₂) and in log space, so that widths from
+    1e-150 to 1e150 (ratios up to 1e300) and any x give finite, correct values.
+    """
+
+    def _logpdf(self, x, sigma1, sigma2):
+        # ρ = [2T² e₁e₂/(a₁a₂) + √(2π) (x/m)(erf₁ e₂/a₂ + erf₂ e₁/a₁)] / (4√(2π) T m), with
+        # e_i = exp(−z_i²/2), z_i = x/σ_i, erf_i = erf(z_i/√2): every term is >= 0 (x erf(x) >= 0).
+        xs, m, a1, a2, T = _two_mode_scaled(x, sigma1, sigma2)
+        with np.errstate(over="ignore", divide="ignore", under="ignore", invalid="ignore"):
+            h1, h2 = -0.5 * (xs / a1) ** 2, -0.5 * (xs / a2) ** 2
+            log_ax = np.log(np.abs(xs)) + 0.5 * math.log(2.0 * math.pi)
+            terms = np.stack(np.broadcast_arrays(
+                np.log(2.0 * T * T) + h1 + h2 - np.log(a1) - np.log(a2),
+                log_ax + np.log(np.abs(special.erf(xs / (_SQRT2 * a1)))) + h2 - np.log(a2),
+                log_ax + np.log(np.abs(special.erf(xs / (_SQRT2 * a2)))) + h1 - np.log(a1)))
+            return special.logsumexp(terms, axis=0) - np.log(4.0 * _SQRT2PI * T * m)
 
     def _pdf(self, x, sigma1, sigma2):
-        v1, v2 = sigma1**2, sigma2**2
-        e1, e2 = np.exp(-0.5 * x * x / v1), np.exp(-0.5 * x * x / v2)
-        # The poster's e^{+x²/2σ_i²} is multiplied out against the prefactor
-        # e^{−x²/2σ₁² − x²/2σ₂²}: only decaying exponentials remain (no overflow).
-        total = (2.0 * (v1 + v2) * e1 * e2
-                 + _SQRT2PI * x * (sigma1 * special.erf(x / (_SQRT2 * sigma1)) * e2
-                                   + sigma2 * special.erf(x / (_SQRT2 * sigma2)) * e1))
-        return total / (4.0 * _SQRT2PI * sigma1 * sigma2 * np.sqrt(v1 + v2))
+        return np.exp(self._logpdf(x, sigma1, sigma2))
 
     def _cdf(self, x, sigma1, sigma2):
         # Integrating by parts: F(x) = Φ(x/s) − Σ_i σ_j e^{−x²/2σ_j²} erf(x/√2σ_i) / (4√(σ₁²+σ₂²)),
         # with s = σ₁σ₂/√(σ₁²+σ₂²) and j ≠ i. For x < 0 every term is >= 0 (no cancellation).
-        v1, v2 = sigma1**2, sigma2**2
-        s = sigma1 * sigma2 / np.sqrt(v1 + v2)
-        odd = (sigma2 * np.exp(-0.5 * x * x / v2) * special.erf(x / (_SQRT2 * sigma1))
-               + sigma1 * np.exp(-0.5 * x * x / v1) * special.erf(x / (_SQRT2 * sigma2)))
-        return special.ndtr(x / s) - odd / (4.0 * np.sqrt(v1 + v2))
+        # In units of m: s = m a₁a₂/T and the odd term is Σ a_j e_j erf_i / (4T).
+        xs, m, a1, a2, T = _two_mode_scaled(x, sigma1, sigma2)
+        with np.errstate(over="ignore", under="ignore"):
+            e1, e2 = np.exp(-0.5 * (xs / a1) ** 2), np.exp(-0.5 * (xs / a2) ** 2)
+            odd = (a2 * e2 * special.erf(xs / (_SQRT2 * a1)) + a1 * e1 * special.erf(xs / (_SQRT2 * a2)))
+            return special.ndtr(xs * T / (a1 * a2)) - odd / (4.0 * T)
 
     def _sf(self, x, sigma1, sigma2):
         return self._cdf(-x, sigma1, sigma2)               # ρ is even
@@ -634,13 +700,15 @@ class _TwoModeDensityGen(stats.rv_continuous):
     def _stats(self, sigma1, sigma2):
         # With u = x₁ − x₂ ~ N(0, Σ²) reweighted by |u| and x₁ | u Gaussian with mean
         # σ₁²u/Σ² and variance σ₁²σ₂²/Σ²: ⟨x₁²⟩ = σ₁²(2σ₁² + σ₂²)/Σ², using ⟨|u|³⟩/⟨|u|⟩ = 2Σ²,
-        # ⟨|u|⁵⟩/⟨|u|⟩ = 8Σ⁴. ρ averages the two particles.
-        v1, v2 = sigma1**2, sigma2**2
+        # ⟨|u|⁵⟩/⟨|u|⟩ = 8Σ⁴. ρ averages the two particles. Evaluated in units of m = max σ
+        # (the kurtosis is scale-free; the variance is m² times its scaled value).
+        m = np.maximum(sigma1, sigma2)
+        v1, v2 = (sigma1 / m) ** 2, (sigma2 / m) ** 2
         t = v1 + v2
         var = (v1 * v1 + v1 * v2 + v2 * v2) / t
         m4 = 0.5 * (v1 * v1 * (8 * v1 * v1 + 12 * v1 * v2 + 3 * v2 * v2)
                     + v2 * v2 * (8 * v2 * v2 + 12 * v1 * v2 + 3 * v1 * v1)) / (t * t)
-        return 0.0 * t, var, 0.0 * t, m4 / var**2 - 3.0
+        return 0.0 * t, m * m * var, 0.0 * t, m4 / var**2 - 3.0
 
     def _rvs(self, sigma1, sigma2, size=None, random_state=None):
         # Exact sampler of the pair density: |u| is Rayleigh(Σ) with a random sign,
@@ -683,7 +751,7 @@ def two_mode_density(sigma1, sigma2, loc=0.0):
 
     Parameters
     ----------
-    sigma1, sigma2 : float, > 0
+    sigma1, sigma2 : float in [1e-150, 1e150]
         Widths of the two quadratic wells.
     loc : float, optional
         Centre κ (finite real), default 0.
@@ -696,7 +764,7 @@ def two_mode_density(sigma1, sigma2, loc=0.0):
     Raises
     ------
     TypeError, ValueError
-        If a width is not a finite positive real or `loc` is not finite.
+        If a width is not a real in [1e-150, 1e150] or `loc` is not finite.
 
     References
     ----------
@@ -710,8 +778,8 @@ def two_mode_density(sigma1, sigma2, loc=0.0):
     >>> round(float(law.var()), 6)
     3.668561
     """
-    sigma1 = _validate.positive("sigma1", sigma1)
-    sigma2 = _validate.positive("sigma2", sigma2)
+    sigma1 = _scale("sigma1", sigma1)
+    sigma2 = _scale("sigma2", sigma2)
     loc = _validate.real("loc", loc)
     return _Law(_two_mode_density, sigma1, sigma2, loc=loc,
                 label=f"two_mode_density(sigma1={sigma1:g}, sigma2={sigma2:g}, loc={loc:g})")
@@ -731,7 +799,7 @@ def semicircle(radius):
 
     Parameters
     ----------
-    radius : float, > 0
+    radius : float in [1e-150, 1e150]
         Edge R of the support.
 
     Returns
@@ -742,7 +810,7 @@ def semicircle(radius):
     Raises
     ------
     TypeError, ValueError
-        If `radius` is not a finite positive real number.
+        If `radius` is not a real number in [1e-150, 1e150].
 
     References
     ----------
@@ -754,8 +822,12 @@ def semicircle(radius):
     >>> float(theory.semicircle(2.0).var())
     1.0
     """
-    radius = _validate.positive("radius", radius)
+    radius = _scale("radius", radius)
     return _Law(stats.semicircular, scale=radius, label=f"semicircle(radius={radius:g})")
+
+
+_MP_RATIO_MIN, _MP_RATIO_MAX = 1e-12, 1e12
+_MP_SIGMA_MIN, _MP_SIGMA_MAX = 1e-30, 1e30
 
 
 def _mp_edges(ratio):
@@ -795,6 +867,15 @@ class _MarchenkoPasturGen(stats.rv_continuous):
     def _ppf(self, q, ratio):
         a, b = _mp_edges(ratio)
         return _invert_cdf(self._cdf, self._pdf, q, a, b, ratio)
+
+    def _stats(self, ratio):
+        # Central moments in closed form (from the Narayana moments 1, 1+λ, 1+3λ+λ², 1+6λ+6λ²+λ³:
+        # μ₂ = λ, μ₃ = λ², μ₄ = 2λ² + λ³), so no cancellation between raw moments at extreme λ.
+        # For λ > 1 the law is λ × MP(1/λ).
+        lam = np.asarray(ratio, dtype=float)
+        r = np.minimum(lam, 1.0 / lam)
+        f = np.maximum(lam, 1.0)
+        return f, f * f * r, np.sqrt(r), r - 1.0
 
     def _munp(self, n, ratio):
         # Narayana polynomials: ⟨x^n⟩ = Σ_j λ^j C(n,j) C(n−1,j)/(j+1) for λ <= 1;
@@ -836,9 +917,9 @@ def marchenko_pastur(ratio, sigma=1.0):
 
     Parameters
     ----------
-    ratio : float, > 0
+    ratio : float in [1e-12, 1e12]
         λ = N/M (columns over rows of W).
-    sigma : float, > 0, optional
+    sigma : float in [1e-30, 1e30], optional
         Standard deviation of the entries of W, default 1.
 
     Returns
@@ -849,7 +930,7 @@ def marchenko_pastur(ratio, sigma=1.0):
     Raises
     ------
     TypeError, ValueError
-        If `ratio` or `sigma` is not a finite positive real number.
+        If `ratio` or `sigma` is outside its range.
 
     References
     ----------
@@ -865,7 +946,9 @@ def marchenko_pastur(ratio, sigma=1.0):
     >>> float(law.mean()), float(law.var())
     (1.0, 0.25)
     """
-    ratio = _validate.positive("ratio", ratio)
-    sigma = _validate.positive("sigma", sigma)
+    # λ in [1e-12, 1e12] keeps the support's width 4√λ resolvable against its centre 1 + λ
+    # and the fourth moment (∝ σ⁸λ⁴ for λ > 1) finite for σ in [1e-30, 1e30].
+    ratio = _scale("ratio", ratio, _MP_RATIO_MIN, _MP_RATIO_MAX)
+    sigma = _scale("sigma", sigma, _MP_SIGMA_MIN, _MP_SIGMA_MAX)
     return _Law(_marchenko_pastur, ratio, scale=sigma**2,
                 label=f"marchenko_pastur(ratio={ratio:g}, sigma={sigma:g})")
