@@ -333,6 +333,13 @@ class TwoModeGrid:
         return lo + self.hu * np.arange(bins + 1)
 
 
+#: Bytes per cell of the two-mode grid: generator, its LU factors (COLAMD fill-in), work vectors.
+_BYTES_PER_CELL = 2000.0
+
+#: Most time steps one Fokker–Planck evolution may take (beyond it a run would not finish).
+MAX_STEPS = 10**8
+
+
 def _resolve_grid(gas, grid, box):
     """The grid (u, r) for ``gas``: from the modes' scales, or from a box [lo, hi] for x₁ and x₂."""
     if isinstance(grid, (tuple, list)):
@@ -363,6 +370,9 @@ def _resolve_grid(gas, grid, box):
     hu = (u_box[1] - u_box[0]) / mu
     if mr is None:
         mr = max(_MIN_GRID, int(math.ceil(r_max / hu - 1e-9)))
+    # The sparse generator (5 entries per cell) and its LU factors (nested-dissection-like
+    # fill-in): about _BYTES_PER_CELL per cell, refused before anything is built.
+    v.fits_in_memory(f"`grid` = {mu} × {mr} cells", _BYTES_PER_CELL * float(mu) * float(mr))
     g = TwoModeGrid((float(u_box[0]), float(u_box[1])), float(r_max), (mu, mr), kappa)
     narrowest = float(np.min(hi_i - lo_i))
     coarsest = max(g.hu, g.hr)
@@ -974,10 +984,16 @@ def evolve_two_mode(gas: CoulombGas, p0, t_end: float, dt: float, *, grid=192, b
     flux = v.one_of("flux", flux, tuple(FLUXES))
     method = v.one_of("method", method, tuple(TIME_METHODS))
     record_every = v.integer("record_every", record_every, minimum=1)
+    steps_wanted = t_end / dt
+    if not steps_wanted <= MAX_STEPS:
+        raise ValueError(f"`t_end`/`dt` = {steps_wanted:.3g} time steps is beyond the limit of {MAX_STEPS:.0e} "
+                         "(it would not finish); raise `dt` or lower `t_end`")
     g, _, _ = _resolve_grid(gas, grid, box)
+    n_steps = int(math.ceil(t_end / dt - 1e-12)) if t_end > 0 else 0
+    v.fits_in_memory(f"`t_end`/`dt`/`record_every` records × `grid` = {n_steps // record_every + 1} × "
+                     f"{g.shape[0]} × {g.shape[1]}", 2 * 8.0 * (n_steps // record_every + 1) * g.shape[0] * g.shape[1])
     a_mat, active = _assemble(gas, g, flux)
     q = _initial_masses(p0, g, active)
-    n_steps = int(math.ceil(t_end / dt - 1e-12)) if t_end > 0 else 0
     dt_eff = t_end / n_steps if n_steps else dt
     eye = sp.identity(a_mat.shape[0], format="csc")
     gamma = 2.0 - math.sqrt(2.0)
@@ -1460,6 +1476,7 @@ def _initial_atoms(initial, atoms):
     """Equal-weight atoms of the initial law: the given points, or K quantiles of a distribution."""
     if hasattr(initial, "ppf"):
         k = 1000 if atoms is None else v.integer("atoms", atoms, minimum=16)
+        v.fits_in_memory(f"`atoms` = {k}", 10 * 8.0 * k)
         s = np.asarray(initial.ppf((np.arange(k) + 0.5) / k), dtype=np.float64)
         if not np.all(np.isfinite(s)):
             raise ValueError("`initial` must have finite quantiles")
@@ -1468,6 +1485,7 @@ def _initial_atoms(initial, atoms):
     s = np.sort(s)
     if atoms is not None:
         k = v.integer("atoms", atoms, minimum=16)
+        v.fits_in_memory(f"`atoms` = {k}", 10 * 8.0 * k)
         s = np.quantile(s, (np.arange(k) + 0.5) / k)
     return s, False
 
@@ -1492,8 +1510,23 @@ def _free_convolution(atoms, var, points):
     """
     spread = math.sqrt(var)
     u = np.linspace(atoms[0] - 1.02 * spread, atoms[-1] + 1.02 * spread, points)
-    d2 = (u[:, None] - atoms[None, :]) ** 2
     big_y = np.zeros(points)
+    re = np.empty(points)
+    # Blocks of u so that the (block, atoms) tables stay ~2e5 entries: O(points + atoms) memory
+    # for any number of atoms (all n eigenvalues of a large spectrum, say), the same arithmetic.
+    block = max(1, 200_000 // max(atoms.size, 1))
+    for lo in range(0, points, block):
+        sl = slice(lo, min(lo + block, points))
+        big_y[sl], re[sl] = _free_convolution_block(u[sl], atoms, var)
+    x = u + var * re
+    dens = np.sqrt(big_y) / (np.pi * var)
+    return x, dens
+
+
+def _free_convolution_block(u, atoms, var):
+    """Y = y² (Newton from 0) and ∫ (u − s) dμ/((u − s)² + Y) on a block of u (see :func:`_free_convolution`)."""
+    d2 = (u[:, None] - atoms[None, :]) ** 2
+    big_y = np.zeros(u.size)
     for _ in range(100):
         with np.errstate(divide="ignore"):
             inv = 1.0 / (d2 + big_y[:, None])
@@ -1507,9 +1540,7 @@ def _free_convolution(atoms, var, points):
             break
     with np.errstate(divide="ignore", invalid="ignore"):
         re = ((u[:, None] - atoms[None, :]) / (d2 + big_y[:, None])).mean(axis=1)
-    x = u + var * re
-    dens = np.sqrt(big_y) / (np.pi * var)
-    return x, dens
+    return big_y, re
 
 
 def _particle_rhs(qp_force, gamma, k):
@@ -1622,9 +1653,15 @@ def mean_field_evolution(gas: CoulombGas, initial, times, *, method: str = "auto
     if method == "free-convolution" and len(q) != 3:
         raise ValueError("`method` 'free-convolution' needs a quadratic potential; use 'particles'")
     points = v.integer("points", points, minimum=100)
+    v.fits_in_memory(f"`points` = {points} (x, density and cdf per time, {times.size} times)",
+                     8.0 * points * (12 + 3 * times.size))
     if atoms is None and method == "particles":
         atoms = 400 if hasattr(initial, "ppf") else None
     s, from_law = _initial_atoms(initial, atoms)
+    if method == "particles":
+        # BDF with a dense K × K Jacobian and its LU factors (a few copies): O(K²) memory.
+        v.fits_in_memory(f"`atoms` = {s.size} particles (dense K × K Jacobian; pass a smaller `atoms`)",
+                         6 * 8.0 * s.size * s.size)
     if method == "particles" and np.any(np.diff(s) <= 0):
         raise ValueError("`initial` must hold distinct points for the particle method")
     k = s.size

@@ -379,3 +379,37 @@ def test_bad_input_names_the_parameter():
         fp.equilibrium_density(P.Polynomial([0.0, 0.0, -20.0, 1.0, 1.0]), n=50)
     with pytest.raises(NotImplementedError, match="polynomial"):
         fp.equilibrium_density(P.Laguerre(a=1.0), n=10)
+
+
+# ---------------------------------------------------------------- issue 13/18: sizes refused before work
+
+@pytest.mark.parametrize("call, match", [
+    (lambda fp, cg: fp.stationary_two_mode(cg.CoulombGas.gaussian(2), grid=10**6), "`grid`"),
+    (lambda fp, cg: fp.stationary_two_mode(cg.CoulombGas.gaussian(2), grid=(64, 10**9)), "`grid`"),
+    (lambda fp, cg: fp.evolve_two_mode(cg.CoulombGas.gaussian(2), (-0.5, 0.5), 1.0, 1e-300, grid=64), "`dt`"),
+    (lambda fp, cg: fp.evolve_two_mode(cg.CoulombGas.gaussian(2), (-0.5, 0.5), 1.0, 1e-7, grid=512), "records"),
+    (lambda fp, cg: fp.mean_field_evolution(cg.CoulombGas.gaussian(10), np.linspace(-1, 1, 10**6), [0.0, 1.0],
+                                            method="particles"), "`atoms`"),
+    (lambda fp, cg: fp.mean_field_evolution(cg.CoulombGas.gaussian(10), np.linspace(-1, 1, 100), [0.0, 1.0],
+                                            atoms=10**12), "`atoms`"),
+    (lambda fp, cg: fp.mean_field_evolution(cg.CoulombGas.gaussian(10), np.linspace(-1, 1, 100), [0.0],
+                                            points=10**12), "`points`"),
+])
+def test_huge_sizes_are_refused_with_the_memory_they_need(call, match):
+    import coulombgas as cg
+    from coulombgas import fokker_planck as fp
+
+    with pytest.raises(ValueError, match=match):
+        call(fp, cg)
+
+
+def test_free_convolution_in_blocks_matches_the_one_table_version():
+    from coulombgas import fokker_planck as fp
+
+    rng = np.random.default_rng(0)
+    atoms = np.sort(rng.normal(size=3000))
+    x, dens = fp._free_convolution(atoms, 0.3, 200)  # 3000 atoms: blocks of 66 rows
+    u = np.linspace(atoms[0] - 1.02 * np.sqrt(0.3), atoms[-1] + 1.02 * np.sqrt(0.3), 200)
+    big_y, re = fp._free_convolution_block(u, atoms, 0.3)  # one (200, 3000) table
+    np.testing.assert_allclose(x, u + 0.3 * re, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dens, np.sqrt(big_y) / (np.pi * 0.3), rtol=1e-10, atol=1e-12)
