@@ -109,18 +109,21 @@ class Polynomial(Potential):
         if c.ndim not in (1, 2) or c.shape[-1] < 1:
             raise ValueError(f"`coeffs` must have shape (K+1,) or (n, K+1), got shape {c.shape}")
         rows = c.reshape(-1, c.shape[-1])
+        # Each mode's own degree (modes may differ, e.g. one quartic, one quadratic), vectorised:
+        # the last nonzero column of every row (0 for an all-zero row).
+        nonzero = rows != 0
+        degrees = np.where(nonzero.any(axis=1), rows.shape[1] - 1 - np.argmax(nonzero[:, ::-1], axis=1), 0)
         # Trim trailing zero columns common to every mode so the degree is true.
-        last = max((np.flatnonzero(r).max() if np.any(r) else 0) for r in rows)
-        c = c[..., : last + 1]
-        for row in c.reshape(-1, c.shape[-1]):
-            # Each mode's own degree: modes may differ (e.g. one quartic, one quadratic).
-            degree = int(np.flatnonzero(row).max()) if np.any(row) else 0
-            if degree < 2 or degree % 2 == 1 or row[degree] <= 0:
-                raise ValueError(
-                    "`coeffs` must describe a confining potential for every mode: even degree >= 2 "
-                    f"with a positive leading coefficient, got degree {degree} with leading "
-                    f"coefficient {row[degree]:g}"
-                )
+        c = c[..., : int(degrees.max()) + 1]
+        leading = rows[np.arange(rows.shape[0]), degrees]
+        bad = np.flatnonzero((degrees < 2) | (degrees % 2 == 1) | (leading <= 0))
+        if bad.size:
+            degree, lead = int(degrees[bad[0]]), float(leading[bad[0]])
+            raise ValueError(
+                "`coeffs` must describe a confining potential for every mode: even degree >= 2 "
+                f"with a positive leading coefficient, got degree {degree} with leading "
+                f"coefficient {lead:g}"
+            )
         object.__setattr__(self, "coeffs", c)
 
     def kernel_data(self, n):
@@ -217,18 +220,31 @@ class Custom(Potential):
         return CUSTOM, np.zeros((n, 1)), float(self.lower)
 
     def value(self, x, n=None):
-        x = np.asarray(x, dtype=np.float64)
-        idx = np.broadcast_to(np.arange(x.shape[-1]), x.shape)
-        return np.vectorize(self.value_fn, otypes=[np.float64])(x, idx)
+        return _apply_custom(self.value_fn, x)
 
     def derivative(self, x, n=None):
-        x = np.asarray(x, dtype=np.float64)
-        idx = np.broadcast_to(np.arange(x.shape[-1]), x.shape)
-        return np.vectorize(self.derivative_fn, otypes=[np.float64])(x, idx)
+        return _apply_custom(self.derivative_fn, x)
 
     def to_dict(self):
         return {"type": "Custom", "value_fn": getattr(self.value_fn, "__name__", "?"),
                 "derivative_fn": getattr(self.derivative_fn, "__name__", "?"), "lower": self.lower}
+
+
+def _apply_custom(fn, x):
+    """fn(x[..., i], i) for every entry, in a compiled loop (not one Python call per entry)."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1))
+    out = np.empty_like(rows)
+    _custom_rows(fn, rows, out)
+    return out.reshape(x.shape)
+
+
+@numba.njit(cache=False)
+def _custom_rows(fn, x, out):
+    """out[r, i] = fn(x[r, i], i); compiled once per process for each user function."""
+    for r in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            out[r, i] = fn(x[r, i], i)
 
 
 def from_dict(d: dict) -> Potential:

@@ -303,7 +303,7 @@ def _resolve_method(gas, method):
 def _describe(gas) -> str:
     kind, params, lower = gas.potential.kernel_data(gas.n)
     if kind == 0:
-        degree = int(np.max([np.flatnonzero(r).max() if np.any(r) else 0 for r in params]))
+        degree = params.shape[1] - 1  # Polynomial trims the zero columns common to every mode
         per_mode = not np.all(params == params[0])
         return f"of degree {degree}" + (" differing between modes" if per_mode else "")
     return "that is not exactly solvable"

@@ -308,6 +308,8 @@ def sample_exact(gas, n_samples, *, seed=None, lapack_driver=None) -> np.ndarray
     if model is None:
         raise ValueError(_UNSUPPORTED.format(reason=reason))
     n_samples = v.integer("n_samples", n_samples, minimum=1)
+    # Diagonals, off-diagonals and eigenvalues: ~5 arrays of n_samples × n, refused before drawing.
+    v.fits_in_memory(f"`n_samples` × `n` = {n_samples} × {gas.n}", 5.0 * 8.0 * n_samples * gas.n)
     driver = "auto" if lapack_driver is None else v.one_of("lapack_driver", lapack_driver, DRIVERS)
     rng = _rng.generator(seed)
     if model["kind"] == "hermite":

@@ -50,3 +50,37 @@ def test_shape_mismatch_is_reported():
         P.Laguerre(a=0.0)
     with pytest.raises(ValueError, match="g"):
         P.Quartic(g=-1.0)
+
+
+# ---------------------------------------------------------------- issue 13: O(n) checks, compiled custom values
+
+def test_per_mode_degrees_are_checked_row_by_row_vectorised():
+    rows = np.array([[0.0, 0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.25]])
+    p = P.Polynomial(rows)
+    assert p.coeffs.shape == (2, 5)
+    assert P.Polynomial(np.array([[0.0, 0.0, 1.0, 0.0, 0.0]] * 3)).coeffs.shape == (3, 3)  # common zeros trimmed
+    with pytest.raises(ValueError, match="degree 3"):
+        P.Polynomial(np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 2.0]]))
+    with pytest.raises(ValueError, match="leading coefficient -1"):
+        P.Polynomial(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]]))
+    with pytest.raises(ValueError, match="degree 0"):
+        P.Polynomial(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]))
+
+
+def test_custom_value_and_derivative_in_a_compiled_loop_match_direct_calls():
+    import numba
+
+    @numba.njit
+    def value(x, i):
+        return (x - 0.1 * i) ** 2 + 0.5 * i
+
+    @numba.njit
+    def derivative(x, i):
+        return 2.0 * (x - 0.1 * i)
+
+    c = P.Custom(value, derivative)
+    x = np.random.default_rng(0).normal(size=(3, 7))
+    want_v = np.array([[value(x[r, i], i) for i in range(7)] for r in range(3)])
+    want_d = np.array([[derivative(x[r, i], i) for i in range(7)] for r in range(3)])
+    np.testing.assert_array_equal(c.value(x), want_v)
+    np.testing.assert_array_equal(c.derivative(x[0]), want_d[0])

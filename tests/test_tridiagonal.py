@@ -389,3 +389,11 @@ def test_large_n_laws_slow(slow_scale):
         report(f"slow semicircle beta={beta}", n=1000, samples=size, max_z_counting=z, z_second_moment=z2)
     z = _check_marchenko_pastur(n=1000, size=size, seed=531)
     report("slow marchenko-pastur beta=2", n=1000, samples=size, max_z=z)
+
+
+def test_sample_exact_refuses_a_request_over_memory_before_drawing():
+    from coulombgas import CoulombGas
+    from coulombgas.tridiagonal import sample_exact
+
+    with pytest.raises(ValueError, match=r"`n_samples` × `n`.*would need about"):
+        sample_exact(CoulombGas.gaussian(1000), 10**12, seed=0)
