@@ -43,10 +43,50 @@ __all__ = [
     "Histogram", "GoodnessOfFit", "Jackknife", "DensityFit", "LineFit", "NumberVariance",
 ]
 
+_BANDWIDTH_MAX = 1e300
 _BIN_RULES = ("fd", "auto", "doane", "scott", "stone", "rice", "sturges", "sqrt")
 
 
 # --------------------------------------------------------------------------- helpers
+
+def _numeric(name: str, value) -> None:
+    """Refuse boolean, complex, string and object arrays before NumPy casts them to float.
+
+    ``np.asarray([True, False], float)`` is [1., 0.]: a mask passed by mistake would
+    otherwise be read as a spectrum (issue 18).
+    """
+    kind = np.asarray(value).dtype.kind if not isinstance(value, np.ndarray) else value.dtype.kind
+    if kind in "bcSUVO" and not (kind == "O" and _all_real(value)):
+        what = {"b": "booleans", "c": "complex numbers", "S": "strings", "U": "strings",
+                "V": "raw bytes", "O": "objects"}[kind]
+        raise TypeError(f"`{name}` must be an array of real numbers, got {what}")
+
+
+def _all_real(value) -> bool:
+    try:
+        return all(isinstance(v, (int, float, np.integer, np.floating))
+                   and not isinstance(v, (bool, np.bool_)) for v in np.asarray(value, dtype=object).ravel())
+    except (TypeError, ValueError):
+        return False
+
+
+def _finite(name: str, value, **kwargs) -> np.ndarray:
+    """:func:`_validate.finite_array` that refuses booleans (and other non-real arrays)."""
+    try:
+        _numeric(name, value)
+    except ValueError:  # ragged nesting: finite_array gives the message
+        pass
+    return _validate.finite_array(name, value, **kwargs)
+
+
+def _spectrum(name: str, value, **kwargs) -> np.ndarray:
+    """:func:`_validate.spectrum` that refuses booleans (and other non-real arrays)."""
+    try:
+        _numeric(name, value)
+    except ValueError:
+        pass
+    return _validate.spectrum(name, value, **kwargs)
+
 
 def _law(law, *methods: str):
     """``law`` must offer the callables ``methods`` (e.g. ``cdf``, ``pdf``)."""
@@ -61,7 +101,7 @@ def _law(law, *methods: str):
 
 def _samples(name: str, data, min_size: int = 2) -> np.ndarray:
     """All entries of ``data`` pooled into one finite 1-D array."""
-    arr = _validate.finite_array(name, data).ravel()
+    arr = _finite(name, data).ravel()
     if arr.size < min_size:
         raise ValueError(f"`{name}` must hold at least {min_size} samples, got {arr.size}")
     return arr
@@ -69,7 +109,7 @@ def _samples(name: str, data, min_size: int = 2) -> np.ndarray:
 
 def _interval(name: str, value) -> tuple[float, float]:
     """A pair (lo, hi) of finite reals with lo < hi."""
-    arr = _validate.finite_array(name, value)
+    arr = _finite(name, value)
     if arr.shape != (2,) or not arr[0] < arr[1]:
         raise ValueError(f"`{name}` must be a pair (lo, hi) with lo < hi, got {arr.tolist()!r}")
     return float(arr[0]), float(arr[1])
@@ -104,10 +144,10 @@ def _runs(runs) -> list[np.ndarray]:
                 f"independent run, got shape {runs.shape}; for independent samples pass "
                 "x[:, None]"
             )
-        out = list(_validate.finite_array("runs", runs))
+        out = list(_finite("runs", runs))
     else:
         try:
-            out = [_validate.finite_array("runs", r) for r in runs]
+            out = [_finite("runs", r) for r in runs]
         except TypeError:
             raise TypeError("`runs` must be a sequence of arrays, one per independent run") from None
         if any(r.ndim == 0 for r in out):
@@ -182,10 +222,12 @@ def spacings(x, *, groups=None, sort: bool = True) -> np.ndarray:
     >>> spacings([0.0, 1.0, 1.5, 3.5], groups=[(0, 1), (2, 3)])
     array([1., 2.])
     """
+    sort = _validate.flag("sort", sort)
     if groups is None:
-        x = _validate.spectrum("x", x, sort=sort, require_sorted=not sort)
-        return np.diff(x, axis=-1)
-    x = _validate.spectrum("x", x)
+        x = _spectrum("x", x, sort=sort, require_sorted=not sort)
+        with np.errstate(over="ignore"):
+            return _finite_spacings(np.diff(x, axis=-1))
+    x = _spectrum("x", x)
     out = []
     for g in _groups(groups, x.shape[-1]):
         xg = x[..., g]
@@ -196,8 +238,17 @@ def spacings(x, *, groups=None, sort: bool = True) -> np.ndarray:
                 f"`x` must be ascending within each of `groups` when sort=False; "
                 f"group {g.tolist()} is not"
             )
-        out.append(np.diff(xg, axis=-1))
-    return np.concatenate(out, axis=-1)
+        with np.errstate(over="ignore"):
+            out.append(np.diff(xg, axis=-1))
+    return _finite_spacings(np.concatenate(out, axis=-1))
+
+
+def _finite_spacings(s: np.ndarray) -> np.ndarray:
+    """Spacings of finite levels can still overflow (levels near ±1.8e308): refuse, never inf."""
+    if not np.all(np.isfinite(s)):
+        raise ValueError("`x` spans more than the largest float (~1.8e308): its spacings overflow; "
+                         "rescale the eigenvalues")
+    return s
 
 
 def normalized_spacings(x, *, groups=None, sort: bool = True, separate: bool = False) -> np.ndarray:
@@ -235,9 +286,14 @@ def normalized_spacings(x, *, groups=None, sort: bool = True, separate: bool = F
     >>> normalized_spacings([[0.0, 1.0], [0.0, 3.0]]).ravel()
     array([0.5, 1.5])
     """
+    separate = _validate.flag("separate", separate)
     s = spacings(x, groups=groups, sort=sort)
-    mean = s.reshape(-1, s.shape[-1]).mean(axis=0) if separate else s.mean()
-    if np.any(mean == 0):
+    flat = s.reshape(-1, s.shape[-1])
+    # Mean in units of the largest spacing: the plain sum can overflow for spacings ~1e308.
+    top = flat.max(axis=0) if separate else flat.max()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = ((flat / top).mean(axis=0) if separate else (flat / top).mean()) * top
+    if np.any(~(mean > 0)):
         raise ValueError("`x` has a zero mean spacing (all levels coincide): cannot normalise")
     return s / mean
 
@@ -277,8 +333,10 @@ def gap_ratios(x, *, sort: bool = True) -> np.ndarray:
     >>> gap_ratios([0.0, 1.0, 3.0, 4.0])
     array([0.5, 0.5])
     """
-    x = _validate.spectrum("x", x, min_size=3, sort=sort, require_sorted=not sort)
-    s = np.diff(x, axis=-1)
+    sort = _validate.flag("sort", sort)
+    x = _spectrum("x", x, min_size=3, sort=sort, require_sorted=not sort)
+    with np.errstate(over="ignore"):
+        s = _finite_spacings(np.diff(x, axis=-1))
     lo = np.minimum(s[..., :-1], s[..., 1:])
     hi = np.maximum(s[..., :-1], s[..., 1:])
     if np.any(hi == 0):
@@ -343,7 +401,7 @@ def unfold(x, law=None, *, n: int | None = None, bandwidth: float | None = None)
     >>> unfold([-1.0, 0.0, 1.0], scipy.stats.uniform(-1.5, 3.0))
     array([0.5, 1.5, 2.5])
     """
-    x = _validate.spectrum("x", x)
+    x = _spectrum("x", x)
     if law is None and n is not None:
         raise ValueError("`n` is only used with `law`; the fit counts the eigenvalues of `x`")
     if law is not None:
@@ -362,13 +420,21 @@ def unfold(x, law=None, *, n: int | None = None, bandwidth: float | None = None)
             raise ValueError("`x` has no spread: all eigenvalues coincide, nothing to unfold")
         bandwidth = 0.9 * spread * pooled.size ** -0.2
     h = _validate.positive("bandwidth", bandwidth)
+    # The grid has at most 2**16 bins over [min - 6h, max + 6h]: h below span/2**14 would fall
+    # under 4 bins (no smoothing at all), and 6h must stay a finite float.
+    span = float(pooled.max() - pooled.min())
+    if not span / 2**14 <= h <= _BANDWIDTH_MAX or not np.isfinite(span + 12 * h):
+        raise ValueError(f"`bandwidth` must be in [{span / 2**14:g}, {_BANDWIDTH_MAX:g}] for this `x` "
+                         f"(span/2**14 up to {_BANDWIDTH_MAX:g}), got {h:g}")
     # Bin the pooled values finely (bins << h), smooth, integrate: a monotone N̄ on a grid.
     lo, hi = pooled.min() - 6 * h, pooled.max() + 6 * h
     bins = int(min(2**16, max(2**10, 16 * (hi - lo) / h)))
     counts, edges = np.histogram(pooled, bins=bins, range=(lo, hi))
     width = edges[1] - edges[0]
     # Gaussian smoothing of the counts = exact kernel sum up to the binning (error O(width²/h²)).
-    u = np.arange(-int(np.ceil(6 * h / width)), int(np.ceil(6 * h / width)) + 1) * width / h
+    # The kernel is cut at 6h, and at most at the grid's length (then within e^-18 of 6h).
+    half = min(int(np.ceil(6 * h / width)), (bins - 1) // 2)
+    u = np.arange(-half, half + 1) * width / h
     kernel = np.exp(-0.5 * u**2)
     smooth = np.convolve(counts, kernel / kernel.sum(), mode="same")
     staircase = np.concatenate([[0.0], np.cumsum(smooth)]) / spectra
@@ -428,9 +494,9 @@ def number_variance(x, L, *, bulk=0.5, windows: int = 256) -> NumberVariance:
     >>> float(nv.variance[0])  # picket fence: every unit window holds one level
     0.0
     """
-    x = _validate.spectrum("x", x, sort=True)
+    x = _spectrum("x", x, sort=True)
     x = x.reshape(-1, x.shape[-1])
-    L = _validate.finite_array("L", L, min_size=1)
+    L = _finite("L", L, min_size=1)
     if L.ndim > 1:
         raise ValueError(f"`L` must be a scalar or 1-D, got shape {L.shape}")
     L = np.atleast_1d(L)
@@ -445,6 +511,15 @@ def number_variance(x, L, *, bulk=0.5, windows: int = 256) -> NumberVariance:
         lo, hi = centre - half, centre + half
     else:
         lo, hi = _interval("bulk", bulk)
+        # A window outside the levels counts nothing: variance 0, silently wrong (issue 18).
+        if lo < x.min() or hi > x.max():
+            raise ValueError(f"`bulk` must lie within the levels' range [{x.min():g}, {x.max():g}], "
+                             f"got ({lo:g}, {hi:g})")
+    if not np.isfinite(hi - lo):
+        raise ValueError("`x` spans more than the largest float (~1.8e308); rescale the levels")
+    # counts (spectra, k, windows) as int64 and float64, starts/ends, squares.
+    _validate.fits_in_memory("`windows` x len(`L`) x spectra of `x`",
+                             6.0 * 8.0 * x.shape[0] * L.size * windows)
     if np.any(L > hi - lo):
         raise ValueError(f"`L` must be <= the bulk width {hi - lo:g}, got {L.max():g}")
     starts = lo + (hi - lo - L)[:, None] * np.linspace(0.0, 1.0, windows)  # (k, windows)
@@ -529,21 +604,31 @@ def histogram(data, bins="fd", range=None, weights=None) -> Histogram:
     """
     data = _samples("data", data)
     if weights is not None:
-        weights = _validate.finite_array("weights", weights).ravel()
+        weights = _finite("weights", weights).ravel()
         if weights.shape != data.shape:
             raise ValueError(f"`weights` must have one entry per sample ({data.size}), got {weights.size}")
         if np.any(weights < 0) or weights.sum() <= 0:
             raise ValueError("`weights` must be >= 0 with a positive sum")
     if range is not None:
         range = _interval("range", range)
+    with np.errstate(over="ignore"):
+        span = (range[1] - range[0]) if range is not None else float(data.max() - data.min())
+    if not np.isfinite(span):
+        raise ValueError("`data` (or `range`) spans more than the largest float (~1.8e308); rescale it")
     if isinstance(bins, str):
         _validate.one_of("bins", bins, _BIN_RULES)
+        count = _rule_bins(data, bins, range)
+        rule = f" (rule {bins!r} gives {count:.3g} bins for this `data`; pass an int or edges)"
     elif np.ndim(bins) == 0:
         bins = _validate.integer("bins", bins, minimum=1)
+        count, rule = float(bins), ""
     else:
-        bins = _validate.finite_array("bins", bins, ndim=1, min_size=2)
+        bins = _finite("bins", bins, ndim=1, min_size=2)
         if np.any(np.diff(bins) <= 0):
             raise ValueError("`bins` edges must be strictly increasing")
+        count, rule = float(bins.size), ""
+    # edges, counts, squares, widths, centres, density, error: seven float64 arrays of `bins`.
+    _validate.fits_in_memory("`bins`" + rule, 8.0 * 8.0 * count)
     edges = np.histogram_bin_edges(data, bins, range)
     counts, _ = np.histogram(data, edges, weights=weights)
     square, _ = np.histogram(data, edges, weights=None if weights is None else weights ** 2)
@@ -552,6 +637,32 @@ def histogram(data, bins="fd", range=None, weights=None) -> Histogram:
     return Histogram(edges=edges, centers=0.5 * (edges[1:] + edges[:-1]),
                      density=counts / (total * width), error=np.sqrt(square) / (total * width),
                      counts=counts.astype(np.float64))
+
+
+def _rule_bins(data: np.ndarray, rule: str, range) -> float:
+    """Bins a NumPy rule would make, without making them (only 'fd' and 'auto' are unbounded).
+
+    NumPy's Freedman–Diaconis width is 2·IQR·n^(-1/3); one outlier far from a
+    narrow bulk makes span/width enormous (1e9 → 74.5 GiB of edges, issue 18).
+    'auto' takes the smaller width of 'fd' and 'sturges'. The other rules make at
+    most O(√n) bins.
+    """
+    if range is not None:
+        data = data[(data >= range[0]) & (data <= range[1])]
+        first, last = range
+    else:
+        first, last = (float(data.min()), float(data.max())) if data.size else (0.0, 1.0)
+    if rule not in ("fd", "auto") or data.size == 0 or last <= first:
+        return float(max(1, 4 * int(np.sqrt(data.size)) + 64))
+    q75, q25 = np.percentile(data, [75, 25])
+    width = 2.0 * (q75 - q25) * data.size ** (-1.0 / 3.0)
+    if rule == "auto":
+        sturges = (last - first) / (np.log2(data.size) + 1.0)
+        width = min(width, sturges) if width > 0 else sturges
+    if not width > 0:
+        return 1.0
+    with np.errstate(over="ignore"):
+        return float(np.ceil((last - first) / width))
 
 
 # --------------------------------------------------------------------------- goodness of fit
@@ -855,7 +966,7 @@ def fit_density(runs, pdf: Callable, p0, *, bounds=None, error: str = "jackknife
     bounds : sequence of (lo, hi), length p, optional
         Bounds for the parameters (``None`` entries for no bound on a side).
     error : {"jackknife", "bootstrap"}, default "jackknife"
-    n_resamples : int >= 2, default 200
+    n_resamples : int in [2, 10**6], default 200
         Bootstrap resamples (``error="bootstrap"`` only).
     blocks : int, optional
         Merge runs into this many blocks first (see :func:`jackknife`).
@@ -893,7 +1004,7 @@ def fit_density(runs, pdf: Callable, p0, *, bounds=None, error: str = "jackknife
     if not callable(pdf):
         raise TypeError(f"`pdf` must be callable as pdf(x, *params), got {type(pdf).__name__}")
     runs = [r.ravel() for r in _blocks(_runs(runs), blocks)]
-    p0 = _validate.finite_array("p0", p0, min_size=1)
+    p0 = _finite("p0", p0, min_size=1)
     if p0.ndim > 1:
         raise ValueError(f"`p0` must be 1-D, got shape {p0.shape}")
     p0 = np.atleast_1d(p0)
@@ -901,10 +1012,18 @@ def fit_density(runs, pdf: Callable, p0, *, bounds=None, error: str = "jackknife
         bounds = [tuple(b) for b in bounds]
         if len(bounds) != p0.size or any(len(b) != 2 for b in bounds):
             raise ValueError(f"`bounds` must be {p0.size} pairs (lo, hi), got {bounds!r}")
-        bounds = [(-np.inf if lo is None else lo, np.inf if hi is None else hi) for lo, hi in bounds]
+        try:
+            bounds = [(-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
+                      for lo, hi in bounds]
+        except (TypeError, ValueError):
+            raise TypeError(f"`bounds` must be pairs (lo, hi) of real numbers or None, got {bounds!r}") from None
+        if any(np.isnan(b).any() or b[0] > b[1] for b in np.asarray(bounds)):
+            raise ValueError(f"`bounds` must be pairs (lo, hi) with lo <= hi and no NaN, got {bounds!r}")
         if any(not lo <= p <= hi for (lo, hi), p in zip(bounds, p0)):
             raise ValueError(f"`p0` must lie within `bounds`, got p0={p0.tolist()}")
     error = _validate.one_of("error", error, ("jackknife", "bootstrap"))
+    if error == "bootstrap":  # checked before the fit, not after it
+        n_resamples = _validate.integer("n_resamples", n_resamples, minimum=2, maximum=10**6)
     m = len(runs)
     pooled = np.concatenate(runs)
     try:
@@ -926,7 +1045,6 @@ def fit_density(runs, pdf: Callable, p0, *, bounds=None, error: str = "jackknife
         replicates = np.stack([refit(np.delete(np.arange(m), k)) for k in range(m)])
         cov = _jackknife_from(params, replicates).covariance
     else:
-        n_resamples = _validate.integer("n_resamples", n_resamples, minimum=2)
         rng = _rng.generator(seed)
         # Resample whole runs: numpy draws the indices, the refit is ours (scipy.stats.bootstrap
         # resamples observations for confidence intervals, not clusters for a covariance).
@@ -991,17 +1109,27 @@ def fit_through_origin(x, y, yerr) -> LineFit:
     >>> fit.slope, fit.chi2, fit.dof
     (2.0, 0.0, 1)
     """
-    x = _validate.finite_array("x", x, ndim=1, min_size=2)
-    y = _validate.finite_array("y", y, ndim=1)
+    x = _finite("x", x, ndim=1, min_size=2)
+    y = _finite("y", y, ndim=1)
     if y.shape != x.shape:
         raise ValueError(f"`y` must have the shape of `x` {x.shape}, got {y.shape}")
+    _numeric("yerr", yerr)
     yerr = _validate.positive_array("yerr", yerr, shape=x.shape)
-    w = yerr ** -2.0
-    sxx = np.sum(w * x * x)
-    if sxx == 0:
+    if not np.any(x != 0):
         raise ValueError("`x` must not be all zero")
-    slope = float(np.sum(w * x * y) / sxx)
-    chi2 = float(np.sum(w * (y - slope * x) ** 2))
+    # In units of the largest |x|, |y| and the smallest error, so 1/σ² (1e400 for σ = 1e-200)
+    # and x·y never overflow: a = (Y/X)·Σŵx̂ŷ/Σŵx̂², σ_a = (e/X)/√Σŵx̂², with ŵ = (e/σ)² <= 1.
+    X, Y, e = np.abs(x).max(), np.abs(y).max() or 1.0, yerr.min()
+    xs, ys, ws = x / X, y / Y, (e / yerr) ** 2
+    sxx = np.sum(ws * xs * xs)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        slope = float(np.sum(ws * xs * ys) / sxx * (Y / X))
+        error = float(e / X / np.sqrt(sxx))
+        chi2 = float(np.sum(((y - slope * x) / yerr) ** 2))
+    if not (np.isfinite(slope) and np.isfinite(error) and error > 0 and np.isfinite(chi2)):
+        raise ValueError("`x`, `y` and `yerr` span too many orders of magnitude: the slope, its error "
+                         f"or chi² = Σ((y − a·x)/yerr)² is not a finite float (slope {slope:g}, chi² "
+                         f"{chi2:g}, smallest `yerr` {e:g})")
     dof = x.size - 1
-    return LineFit(slope=slope, error=float(sxx ** -0.5), chi2=chi2, dof=dof,
+    return LineFit(slope=slope, error=error, chi2=chi2, dof=dof,
                    reduced_chi2=chi2 / dof, pvalue=float(scipy.stats.chi2.sf(chi2, dof)))
