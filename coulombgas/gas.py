@@ -263,7 +263,8 @@ class CoulombGas:
         x = self._check_x(x)
         rows = np.ascontiguousarray(x.reshape(-1, self.n))
         pair = np.empty(rows.shape[0])
-        _pair_log_rows(rows, pair)
+        # Threads pay off from a few thousand points; below, one thread (same sum order: same bits).
+        (_pair_log_rows if self.n >= _PARALLEL_MIN_N else _pair_log_rows_serial)(rows, pair)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             conf = np.sum(self.drift_scale * self.potential.value(x, self.n) / self.diffusion, axis=-1)
             out = self.beta * pair.reshape(x.shape[:-1]) - conf
@@ -481,6 +482,7 @@ def _mean_over_modes(fn, grid, n, out):
 # ------------------------------------------------------------------ O(n)-memory kernels
 
 _CHUNKS = 16  # fixed accumulator slots: the same bits for any thread count
+_PARALLEL_MIN_N = 2048
 
 
 @njit
@@ -512,6 +514,24 @@ def _pair_log_rows(x, out):
     for r in range(rows):
         xr = x[r]
         for c in prange(_CHUNKS):
+            s = 0.0
+            for i in range(c, n - 1, _CHUNKS):
+                s += _sum_log_dist(xr[i], xr[i + 1:])
+            acc[c] = s
+        total = 0.0
+        for c in range(_CHUNKS):
+            total += acc[c]
+        out[r] = total
+
+
+@njit
+def _pair_log_rows_serial(x, out):
+    """:func:`_pair_log_rows` in one thread, summed in the same order (the same bits)."""
+    rows, n = x.shape
+    acc = np.empty(_CHUNKS)
+    for r in range(rows):
+        xr = x[r]
+        for c in range(_CHUNKS):
             s = 0.0
             for i in range(c, n - 1, _CHUNKS):
                 s += _sum_log_dist(xr[i], xr[i + 1:])

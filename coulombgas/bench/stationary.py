@@ -18,7 +18,23 @@ Rows (medians of warm repeats, seconds per independent sample of n eigenvalues):
 * the same comparison for the β-Laguerre model (``Laguerre`` gas, default
   solver dpteqr vs bare dpteqr).
 
-The result is ``{"exact": [rows], "machine_note": str}``; the Markov-chain
+Whole public calls (issue 13), beside the kernel figures above:
+
+* ``sample(gaussian(n), 2)`` with defaults (validation, method choice, draws,
+  LAPACK, result object; log P_s is not computed unless read) against bare
+  ``dsterf`` on two pre-drawn matrices (target ≤ 1.2×);
+* the default start ``CoulombGas.ground_state()`` (Hermite zeros: Golub–Welsch
+  / Glaser–Liu–Rokhlin, O(n)) against numpy's ``hermroots`` (dense companion
+  matrix, O(n³), the old default; run up to n = 1000) and scipy's Jacobi-matrix
+  ``dsterf`` (O(n²), up to n = 1e4);
+* ``CoulombGas.log_density`` (compiled O(n)-memory pair loop) against the NumPy
+  ``triu_indices`` formula (O(n²) memory, run up to n = 3000);
+* peak resident memory of ``sample(gaussian(n))``, ``ground_state`` at n = 1e6
+  and ``log_density`` at n = 3e4, each in a fresh subprocess
+  beside the same interpreter's footprint after ``import coulombgas`` (``VmHWM``).
+
+The result is ``{"exact": [rows], "whole_call": [rows], "peak_memory": [rows],
+"machine_note": str}``; the Markov-chain
 benchmark adds its rows under ``"mcmc"`` (rendered generically by
 :func:`format_table`).
 """
@@ -186,6 +202,95 @@ def _laguerre_rows(n, repeats, beta=1.0):
     ]
 
 
+def _whole_call_rows(sizes, repeats):
+    """Whole public calls beside their kernels and plain NumPy/SciPy baselines (issue 13)."""
+    from ..stationary import sample
+
+    rows = []
+    rng = np.random.default_rng(2024)
+    for n in sizes:
+        gas = CoulombGas.gaussian(n)
+        d, e = tridiagonal._hermite_entries(rng, n, 1.0, 2 * (repeats + 1))
+
+        def bare(i):
+            lapack.dsterf(d[2 * i], e[2 * i])
+            lapack.dsterf(d[2 * i + 1], e[2 * i + 1])
+
+        seeds = iter(range(10**6))
+        t_bare = median_time(_cycling(bare, repeats + 1), repeats, warm=True)
+        t_call = median_time(lambda: sample(gas, 2, seed=next(seeds)), repeats, warm=True)
+        rows.append({"what": "sample(gaussian(n), 2), whole call", "n": n, "seconds": t_call,
+                     "baseline": "bare dsterf x 2", "baseline_seconds": t_bare, "ratio": t_call / t_bare,
+                     "target": "<= 1.2x"})
+    for n in (1000, 2000, 10**4, 10**5, 10**6):
+        gas = CoulombGas.gaussian(n)
+        t = median_time(gas.ground_state, 3 if n < 10**6 else 1, warm=True)
+        row = {"what": "ground_state (default start)", "n": n, "seconds": t}
+        if n <= 10**4:
+            jac = median_time(lambda: lapack.dsterf(np.zeros(n), np.sqrt(0.5 * np.arange(1, n))), 1, warm=False)
+            row.update(baseline="scipy dsterf on the Jacobi matrix (O(n²))", baseline_seconds=jac, ratio=t / jac)
+        if n <= 1000:
+            hr = median_time(lambda: np.polynomial.hermite.hermroots([0] * n + [1]), 1, warm=False)
+            row.update(numpy_hermroots_seconds=hr, ratio_to_hermroots=t / hr)
+        elif n <= 10**5:
+            row.update(numpy_hermroots_note=f"O(n³): ~{(n / 1000) ** 3:.3g}× the n = 1000 time, "
+                                            f"{8 * n * n / 2**30:.3g} GiB companion matrix")
+        rows.append(row)
+    for n in (1000, 3000, 30000):
+        gas = CoulombGas.gaussian(n)
+        x = gas.ground_state()
+        t = median_time(lambda: gas.log_density(x), 3, warm=True)
+        row = {"what": "log_density (compiled pair loop, O(n) memory)", "n": n, "seconds": t}
+        if n <= 3000:
+            def dense():
+                iu = np.triu_indices(n, 1)
+                return gas.beta * np.sum(np.log(np.abs(x[iu[0]] - x[iu[1]]))) - np.sum(x**2) / 2
+            t_np = median_time(dense, 3, warm=True)
+            row.update(baseline="NumPy triu_indices (O(n²) memory)", baseline_seconds=t_np, ratio=t / t_np,
+                       baseline_bytes=int(3 * 8 * n * (n - 1) / 2))
+        rows.append(row)
+    return rows
+
+
+_PEAK_SCRIPT = """
+import sys, time
+import numpy as np
+import coulombgas as cg
+what, n = sys.argv[1], int(sys.argv[2])
+def hwm():  # VmHWM: this process's peak resident set (ru_maxrss would keep the forking parent's)
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+base = hwm()
+t = time.perf_counter()
+gas = cg.CoulombGas.gaussian(n)
+if what == "sample":
+    cg.sample(gas, 1, seed=0)
+elif what == "ground_state":
+    gas.ground_state()
+elif what == "log_density":
+    gas.log_density(gas.ground_state())
+print(base, hwm(), time.perf_counter() - t)
+"""
+
+
+def _peak_rows(sample_n):
+    """Peak resident memory (VmHWM, KiB → MiB) of whole calls, each in a fresh interpreter (Linux)."""
+    import subprocess
+    import sys
+
+    rows = []
+    for what, n in (("sample", sample_n), ("ground_state", 10**6), ("log_density", 30000)):
+        try:
+            out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, what, str(n)], capture_output=True,
+                                 text=True, timeout=900, check=True).stdout.split()
+            base, peak, secs = int(out[-3]), int(out[-2]), float(out[-1])
+            rows.append({"what": what, "n": n, "peak_rss_mib": peak / 1024, "after_import_mib": base / 1024,
+                         "call_mib": (peak - base) / 1024, "seconds": secs})
+        except Exception as exc:  # noqa: BLE001 - a failed measurement is a row, not a crash
+            rows.append({"what": what, "n": n, "status": f"failed: {type(exc).__name__}: {exc}"})
+    return rows
+
+
 def _machine_note() -> str:
     cpu = machine()["cpu"]
     try:
@@ -233,7 +338,9 @@ def bench_stationary(quick: bool = False) -> dict:
         rows += hermite
     for n, rep in zip(sizes, repeats):
         rows += _laguerre_rows(n, rep)
-    return {"exact": rows, "machine_note": _machine_note()}
+    whole = _whole_call_rows(sizes, 3)
+    peak = _peak_rows(sizes[-1])
+    return {"exact": rows, "whole_call": whole, "peak_memory": peak, "machine_note": _machine_note()}
 
 
 def _fmt_s(x) -> str:
@@ -254,6 +361,27 @@ def format_table(result: dict) -> str:
         extra = "; ".join(s for s in (status, r.get("target", ""), r.get("note", "")) if s)
         lines.append(f"{r['model']:9s} {r['n']:6d} {r['method']:40s} {t:>10s} "
                      f"{'' if ratio is None else f'{ratio:8.2f}x':>9s}  {extra}")
+    if result.get("whole_call"):
+        lines += ["", "Whole public calls with defaults, beside their kernels / baselines (medians of warm calls)"]
+        for r in result["whole_call"]:
+            base = (f"; {r['baseline']} {_fmt_s(r['baseline_seconds'])} -> {r['ratio']:.3g}x"
+                    if "baseline" in r else "")
+            if "numpy_hermroots_seconds" in r:
+                base += (f"; numpy hermroots {_fmt_s(r['numpy_hermroots_seconds'])} -> "
+                         f"{r['ratio_to_hermroots']:.3g}x")
+            elif "numpy_hermroots_note" in r:
+                base += f"; numpy hermroots not run ({r['numpy_hermroots_note']})"
+            target = f" (target {r['target']})" if "target" in r else ""
+            lines.append(f"  {r['what']:48s} n={r['n']:<8d} {_fmt_s(r['seconds']):>10s}{base}{target}")
+    if result.get("peak_memory"):
+        lines += ["", "Peak memory of whole calls (fresh subprocess each, VmHWM)"]
+        for r in result["peak_memory"]:
+            if "status" in r:
+                lines.append(f"  {r['what']:14s} n={r['n']:<8d} {r['status']}")
+            else:
+                lines.append(f"  {r['what']:14s} n={r['n']:<8d} peak {r['peak_rss_mib']:.0f} MiB "
+                             f"(after import {r['after_import_mib']:.0f} MiB; the call {r['call_mib']:.0f} MiB), "
+                             f"{r['seconds']:.3g} s")
     mcmc = result.get("mcmc")
     if mcmc:
         lines += ["", "Markov-chain samplers"]
