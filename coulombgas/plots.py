@@ -1,37 +1,43 @@
 """Figures: the theory overview, eigenvalue paths, and densities against theory.
 
-All functions draw with matplotlib's non-interactive Agg backend, save a PNG
-and return its path; none of them shows a window.
+All functions draw on a :class:`matplotlib.figure.Figure` with its own Agg canvas,
+save a PNG and return its path; none of them shows a window. pyplot is never
+imported and ``matplotlib.use`` is never called, so importing this module leaves
+the user's backend (and any open pyplot figures) as they were.
 """
 
 from __future__ import annotations
 
 import os
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from . import spectra, theory  # noqa: E402
+from . import spectra, theory
 
 __all__ = ["theory_figure", "paths_figure", "density_figure", "trace_figure", "ensemble_paths_figure",
            "loss_figure", "spacing_figure", "pair_density_figure", "scaling_figure", "trajectories_figure",
            "stationary_figure"]
 
 
+def _subplots(nrows=1, ncols=1, *, figsize=None, **kwargs):
+    """What pyplot's ``subplots`` gives, without pyplot: a Figure on its own Agg canvas (no global state)."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
 def _save(fig, path) -> str:
     path = os.fspath(path)
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
 def theory_figure(path, *, sigmas=((1.0, 1.0), (0.5, 1.5), (0.3, 2.0))) -> str:
     """Four panels: Wigner surmises, exact vs surmise spacing, gap ratios, two-mode densities."""
     s = np.linspace(0.0, 3.5, 400)
-    fig, ax = plt.subplots(2, 2, figsize=(11, 8))
+    fig, ax = _subplots(2, 2, figsize=(11, 8))
     a = ax[0, 0]
     for beta in (1, 2, 4):
         a.plot(s, theory.wigner_surmise(beta).pdf(s), label=f"surmise β={beta}")
@@ -75,7 +81,7 @@ def theory_figure(path, *, sigmas=((1.0, 1.0), (0.5, 1.5), (0.3, 2.0))) -> str:
 
 def paths_figure(path, t, x, *, max_replicas: int = 5, title: str = "eigenvalue paths") -> str:
     """Eigenvalue paths x_i(t) of the first few replicas; x has shape (replicas, records, n)."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = _subplots(figsize=(8, 5))
     n = x.shape[-1]
     for r in range(min(max_replicas, x.shape[0])):
         for i in range(n):
@@ -87,7 +93,7 @@ def paths_figure(path, t, x, *, max_replicas: int = 5, title: str = "eigenvalue 
 def density_figure(path, samples, law=None, *, label: str = "theory", title: str = "density") -> str:
     """Histogram of ``samples`` (Freedman–Diaconis, with Poisson error bars) against ``law.pdf``."""
     h = spectra.histogram(np.ravel(samples))
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = _subplots(figsize=(7, 5))
     ax.errorbar(h.centers, h.density, yerr=h.error, fmt=".", ms=3, color="C0", label="simulation")
     if law is not None:
         grid = np.linspace(h.edges[0], h.edges[-1], 600)
@@ -100,7 +106,7 @@ def density_figure(path, samples, law=None, *, label: str = "theory", title: str
 def trace_figure(path, values, *, title: str = "trace") -> str:
     """Trace plot of a Markov-chain statistic; ``values`` has shape (chains, draws)."""
     values = np.atleast_2d(values)
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = _subplots(figsize=(8, 4))
     for c, row in enumerate(values):
         ax.plot(row, lw=0.5, color=f"C{c % 10}", label=f"chain {c}" if values.shape[0] <= 8 else None)
     ax.set(xlabel="draw", ylabel="value", title=title)
@@ -111,7 +117,7 @@ def trace_figure(path, values, *, title: str = "trace") -> str:
 
 def ensemble_paths_figure(path, steps, x, *, title: str = "eigenvalue paths", xlabel: str = "SGD update") -> str:
     """Ensemble mean (line) and 16–84 % band (shade) of every mode; x is (models, records, n)."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = _subplots(figsize=(8, 5))
     lo, mid, hi = np.percentile(x, [16, 50, 84], axis=0)
     for i in range(x.shape[-1]):
         ax.plot(steps, x.mean(axis=0)[:, i], color=f"C{i % 10}", lw=1)
@@ -122,7 +128,7 @@ def ensemble_paths_figure(path, steps, x, *, title: str = "eigenvalue paths", xl
 
 def loss_figure(path, steps, loss, *, title: str = "training loss") -> str:
     """Median and 16–84 % band of the loss over models, log scale; loss is (models, records)."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     lo, mid, hi = np.percentile(loss, [16, 50, 84], axis=0)
     ax.plot(steps, mid, "C0", label="median")
     ax.fill_between(steps, lo, hi, color="C0", alpha=0.25, lw=0, label="16–84 %")
@@ -142,7 +148,7 @@ def spacing_figure(path, s, *, beta: float = 1, title: str = "normalised spacing
     """
     h = spectra.histogram(np.ravel(s))
     if raw is not None:
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+        fig, (ax, ax2) = _subplots(1, 2, figsize=(13, 5))
         hr = spectra.histogram(np.ravel(raw))
         ax2.errorbar(hr.centers, hr.density, yerr=hr.error, fmt=".", ms=3, color="C0", label="data")
         grid = np.linspace(0, hr.edges[-1], 600)
@@ -152,7 +158,7 @@ def spacing_figure(path, s, *, beta: float = 1, title: str = "normalised spacing
         ax2.set(xlabel="S", ylabel="density", title="spacing against the two-mode law (fitted σ's)")
         ax2.legend()
     else:
-        fig, ax = plt.subplots(figsize=(7, 5))
+        fig, ax = _subplots(figsize=(7, 5))
     ax.errorbar(h.centers, h.density, yerr=h.error, fmt=".", ms=3, color="C0", label=f"data ({np.size(s)})")
     grid = np.linspace(0, max(3.5, h.edges[-1]), 600)
     ax.plot(grid, theory.wigner_surmise(beta).pdf(grid), "C3", label=f"Wigner surmise β={beta:g}")
@@ -164,7 +170,7 @@ def spacing_figure(path, s, *, beta: float = 1, title: str = "normalised spacing
 
 def pair_density_figure(path, harvest, fits) -> str:
     """Mirror-averaged late-time density of each degenerate pair against the two-mode laws."""
-    fig, axes = plt.subplots(1, len(fits), figsize=(6 * len(fits), 4.5), squeeze=False)
+    fig, axes = _subplots(1, len(fits), figsize=(6 * len(fits), 4.5), squeeze=False)
     late = harvest.late(0.5)
     for ax, f in zip(axes[0], fits):
         x = late[..., list(f["pair"])] - f["centre"]
@@ -184,7 +190,7 @@ def pair_density_figure(path, harvest, fits) -> str:
 
 def scaling_figure(path, rows) -> str:
     """⟨S⟩ against √(α c/|B|) over a scan, with the line through the origin fitted to all points."""
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = _subplots(figsize=(7, 5))
     x = np.sqrt([r["c"] for r in rows])
     y = np.array([r["mean_S"] for r in rows])
     e = np.array([r["mean_S_err"] for r in rows])
@@ -204,7 +210,7 @@ def trajectories_figure(path, steps, harvested, simulated) -> str:
     Left: the whole run (symmetric-log time axis, so the early relaxation shows); right:
     the last half, zoomed onto the fluctuations.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    fig, axes = _subplots(1, 2, figsize=(13, 5))
     half = len(steps) // 2
     for ax, sl in ((axes[0], slice(None)), (axes[1], slice(half, None))):
         for data, style, label in ((harvested, "-", "training"), (simulated, "--", "SDE")):
@@ -226,7 +232,7 @@ def trajectories_figure(path, steps, harvested, simulated) -> str:
 def stationary_figure(path, late, stationary) -> str:
     """Per-mode histograms: late-time training eigenvalues against stationary Monte Carlo draws."""
     n = late.shape[-1]
-    fig, axes = plt.subplots(1, min(n, 4), figsize=(4 * min(n, 4), 3.8), squeeze=False)
+    fig, axes = _subplots(1, min(n, 4), figsize=(4 * min(n, 4), 3.8), squeeze=False)
     for i, ax in zip(range(n), axes[0]):
         for data, color, label in ((late[..., i].ravel(), "C0", "training (late)"),
                                    (stationary[:, i], "C3", "stationary gas")):
