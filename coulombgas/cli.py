@@ -1,56 +1,218 @@
 """The ``coulombgas`` command: a thin argparse layer over the Python API.
 
-Every computing subcommand takes ``--seed`` and ``--out DIR`` and writes its
-figures and a machine-readable ``summary.json`` there. Bad input prints one
-line on stderr and exits with status 2; a run that fails numerically exits 1.
+Every computing subcommand takes ``--out DIR`` and writes its figures and a small,
+machine-readable ``summary.json`` there (arrays of more than 64 numbers go to
+``arrays.npz`` beside it: see :func:`write_summary`). Randomised subcommands take
+``--seed``.
+
+The command speaks flags:
+
+* bad input prints one line on stderr that names the *flag* (``--width``, ``--force``),
+  never the Python argument behind it, and exits with status 2;
+* every check runs before the output folder is made, and a refused run removes a
+  folder it created: a refused run leaves nothing on disk;
+* ``--out`` must be new or empty, unless ``--force`` (replace it) or ``--resume``
+  (continue the run stored there; only ``simulate``, ``train`` and ``sweep`` have
+  a run to continue, the others refuse ``--resume``), on every subcommand that writes;
+* a run that fails numerically, or a sweep with failed points, exits with status 1.
+
+Start-up imports nothing heavy (no NumPy, Numba, SciPy, matplotlib): each
+subcommand imports what it needs when it runs, so ``coulombgas --help`` is quick.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import re
+import shutil
 import sys
 import time
 
-import numpy as np
-
 from . import __version__
 
-__all__ = ["main"]
+__all__ = ["main", "write_summary", "MODEL_NAMES"]
+
+#: The models' command-line names, as in :data:`coulombgas.training.MODELS` (a test keeps them equal);
+#: written out here so that ``--help`` need not import the training code.
+MODEL_NAMES = ("teacher-student", "hidden-layer", "rbm", "phase-network")
+
+#: Arrays with more numbers than this leave ``summary.json`` for ``arrays.npz``.
+JSON_ARRAY_LIMIT = 64
 
 
 class _UsageError(Exception):
     """Raised for bad command-line values; reported as one line, exit 2."""
 
 
-def _out_dir(path) -> str:
-    path = os.fspath(path)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise _UsageError(f"--out {path} exists and is not a directory")
-    os.makedirs(path, exist_ok=True)
-    return path
+# ------------------------------------------------------------------ flags in messages
+
+#: Python names that are not the dest of a flag, per subcommand (or "*": all).
+_ALIASES = {
+    "*": {"out": "--out", "force": "--force", "resume": "--resume", "progress": "--quiet", "seed": "--seed"},
+    "simulate": {"coeffs": "--width", "g": "--noise-g", "noise": "--noise-g", "x0": "--n"},
+    "sample": {"coeffs": "--width", "g": "--noise-g", "noise": "--noise-g", "n_samples": "--samples"},
+}
 
 
-def _stream_path(out, name, resume):
+def _flag_map(parser, command) -> dict:
+    """Python name -> flag of a subcommand: every option's dest, plus :data:`_ALIASES`."""
+    flags = {}
+    for action in parser._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs and action.dest not in ("help",):
+            flags[action.dest] = longs[0]
+    flags.update(_ALIASES["*"])
+    flags.update(_ALIASES.get(command, {}))
+    if command in ("train", "compare"):
+        flags["model"] = "MODEL"
+    if command == "sweep":  # a sweep's parameters are the names the user typed in --grid/--set
+        flags = {k: f for k, f in flags.items() if k in ("workers", "threads", "scheduler", "out", "force",
+                                                          "resume", "progress")}
+    return flags
+
+
+def speak_flags(message: str, flags: dict, model_params=()) -> str:
+    """``message`` with the Python names it quotes replaced by the flags that set them.
+
+    "`dt` must be > 0" -> "`--dt` must be > 0"; "pass force" -> "pass --force";
+    "resume=True" -> "--resume"; a model parameter set through ``--set`` reads "`--set eps`".
+    """
+    def name(word):
+        if word in flags:
+            return flags[word]
+        if word in model_params:
+            return f"--set {word}"
+        return None
+
+    def backticked(m):
+        flag = name(m.group(1))
+        return f"`{flag}`" if flag else m.group(0)
+
+    def assigned(m):
+        flag = name(m.group(1))
+        if not flag:
+            return m.group(0)
+        return flag if m.group(2) == "True" else f"no {flag}"
+
+    message = re.sub(r"`?\b(force|resume|progress)\b`?\s*=\s*(True|False)\b", assigned, message)
+    def quoted(m):  # method='hmc' -> --method hmc
+        flag = name(m.group(1))
+        return f"{flag} {m.group(2)}" if flag and flag.startswith("--") and " " not in flag else m.group(0)
+
+    message = re.sub(r"`?\b([a-z_]+)`?='([^']*)'", quoted, message)
+    message = re.sub(r"`([A-Za-z_]\w*)`", backticked, message)
+    message = re.sub(r"\b(pass|without|with|needs) (force|resume|out)\b",
+                     lambda m: f"{m.group(1)} {flags.get(m.group(2), m.group(2))}", message)
+    return " ".join(message.split())  # one line
+
+
+# ------------------------------------------------------------------ the output folder
+
+def _check_out(args, *, resumable: str | None = None) -> str:
+    """Check ``--out``, ``--force`` and ``--resume`` before anything is written; returns the folder.
+
+    ``resumable`` names the file of a run that ``--resume`` continues (None: nothing to
+    continue, so ``--resume`` is refused). Nothing is created here.
+    """
+    out = os.fspath(args.out)
+    force, resume = getattr(args, "force", False), getattr(args, "resume", False)
+    if force and resume:
+        raise _UsageError("--force and --resume exclude each other: --force starts over, --resume continues")
+    if resume and resumable is None:
+        raise _UsageError(f"--resume: `{args.command}` has no interrupted run to continue; "
+                          f"use --force to replace {out}, or choose another --out")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise _UsageError(f"--out {out} exists and is not a directory")
+    busy = os.path.isdir(out) and bool(os.listdir(out))
+    if resume and not os.path.exists(os.path.join(out, resumable)):
+        raise _UsageError(f"--resume: {os.path.join(out, resumable)} does not exist, so there is no run to "
+                          f"continue; run without --resume")
+    if busy and not (force or resume):
+        hint = "--resume to continue the run there, " if resumable else ""
+        raise _UsageError(f"--out {out} is not empty: pass {hint}--force to replace it, or choose another --out")
+    if force and busy:
+        here, target = os.path.realpath(os.getcwd()), os.path.realpath(out)
+        if here == target or here.startswith(target + os.sep) or target in ("/", os.path.expanduser("~")):
+            raise _UsageError(f"--force would delete {out}, which holds the working directory or is a home or "
+                              f"root folder; choose another --out")
+    return out
+
+
+def _make_out(args, out: str) -> str:
+    """Create ``out`` once every check has passed (``--force``: emptied first); remembered for clean-up."""
+    if getattr(args, "force", False) and os.path.isdir(out):
+        shutil.rmtree(out)
+    if not os.path.isdir(out):
+        os.makedirs(out)
+        args._created = out
+    return out
+
+
+def _stream_path(out, name):
     """Where a long run streams to (None without h5py: it is saved whole at the end)."""
     import importlib.util
 
     if importlib.util.find_spec("h5py") is None:
         return None
-    path = os.path.join(out, name)
-    if os.path.exists(path) and not resume:
-        raise _UsageError(f"{path} exists: pass --resume to continue that run, or choose another --out")
+    return os.path.join(out, name)
+
+
+def _has_h5py() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("h5py") is not None
+
+
+def _split_arrays(value, path, large):
+    """``value`` with every array of more than :data:`JSON_ARRAY_LIMIT` numbers replaced by a reference."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _split_arrays(x, f"{path}.{k}" if path else str(k), large) for k, x in value.items()}
+    if isinstance(value, (list, tuple)) and value and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                          for x in value):
+        value = np.asarray(value)
+    if isinstance(value, (list, tuple)):
+        return [_split_arrays(x, f"{path}.{k}", large) for k, x in enumerate(value)]
+    if isinstance(value, np.ndarray) and value.size > JSON_ARRAY_LIMIT:
+        large[path] = value
+        return {"npz": "arrays.npz", "key": path, "shape": list(value.shape)}
+    return value
+
+
+def write_summary(out: str, summary: dict) -> str:
+    """Write ``out/summary.json``: small enough to read, arrays of more than 64 numbers in ``out/arrays.npz``.
+
+    The rule: any array (or list of numbers) with more than :data:`JSON_ARRAY_LIMIT`
+    entries, at any depth, is saved in ``arrays.npz`` under its dotted path in the
+    summary (``"diagnostics.inverse_metric"``) and replaced in the JSON by
+    ``{"npz": "arrays.npz", "key": <path>, "shape": [...]}``; smaller arrays stay
+    lists. Scalars are numbers (``null`` when not finite). The same rule is used by
+    :func:`coulombgas.compare` (``_JSON_ARRAY_LIMIT``).
+    """
+    import numpy as np
+
+    from .io import write_json
+
+    large = {}
+    small = _split_arrays(summary, "", large)
+    if large:
+        np.savez(os.path.join(out, "arrays.npz"), **large)
+    path = os.path.join(out, "summary.json")
+    write_json(path, small)
     return path
 
 
 # ------------------------------------------------------------------ theory
 
 def _cmd_theory(args) -> int:
-    from . import plots, theory
-    from .io import write_json
+    out = _check_out(args)
+    import numpy as np
 
-    out = _out_dir(args.out)
+    from . import plots, theory
+
+    _make_out(args, out)
     fig = plots.theory_figure(os.path.join(out, "theory.png"))
     s = np.linspace(0.0, 5.0, 2001)
     summary = {
@@ -63,14 +225,15 @@ def _cmd_theory(args) -> int:
         },
         "gap_ratio_mean": {str(b): float(theory.gap_ratio(b).mean()) for b in (1, 2, 4, "poisson")},
     }
-    write_json(os.path.join(out, "summary.json"), summary)
-    print(f"wrote {fig} and {os.path.join(out, 'summary.json')}")
+    print(f"wrote {fig} and {write_summary(out, summary)}")
     return 0
 
 
 # ------------------------------------------------------------------ simulate
 
 def _floats(name, text):
+    import numpy as np
+
     try:
         values = [float(v) for v in str(text).split(",")]
     except ValueError:
@@ -96,6 +259,10 @@ def matching_law(gas):
       density with σ_i² = D_i/(2 a k_i) (SCIENCE.md §4);
     * a common quadratic potential: the large-n semicircle of radius √(n D β/(a k)).
     """
+    import math
+
+    import numpy as np
+
     from . import potentials, theory
 
     if not isinstance(gas.potential, potentials.Polynomial) or gas.potential.coeffs.shape[-1] != 3:
@@ -116,13 +283,22 @@ def matching_law(gas):
 
 
 def _cmd_simulate(args) -> int:
-    from . import plots
-    from .dynamics import simulate
-    from .io import write_json
+    import numpy as np
+
+    from . import _validate as v
+    from .dynamics import SCHEMES, simulate
 
     gas = _gas_from_args(args)
-    out = _out_dir(args.out)
-    traj_path = _stream_path(out, "trajectory.h5", args.resume)
+    v.nonnegative("t_end", args.t_end)
+    v.positive("dt", args.dt)
+    v.integer("replicas", args.replicas, minimum=1)
+    v.integer("record_every", args.record_every, minimum=1)
+    v.one_of("scheme", args.scheme, tuple(SCHEMES))
+    out = _check_out(args, resumable="trajectory.h5" if _has_h5py() else None)
+    from . import plots
+
+    _make_out(args, out)
+    traj_path = _stream_path(out, "trajectory.h5")
     start = time.perf_counter()
     traj = simulate(gas, args.t_end, args.dt, replicas=args.replicas, record_every=args.record_every,
                     scheme=args.scheme, seed=args.seed, out=traj_path, resume=args.resume,
@@ -158,7 +334,7 @@ def _cmd_simulate(args) -> int:
         figures.append(plots.density_figure(os.path.join(out, "density.png"), late, None,
                                             title="late-time density"))
     summary["figures"] = [os.path.basename(f) for f in figures]
-    write_json(os.path.join(out, "summary.json"), summary)
+    write_summary(out, summary)
     print(f"simulated {args.replicas} replica(s) of n={gas.n} to t={args.t_end:g} in {elapsed:.2f} s; "
           f"wrote {out}/summary.json")
     return 0
@@ -167,12 +343,21 @@ def _cmd_simulate(args) -> int:
 # ------------------------------------------------------------------ sample
 
 def _cmd_sample(args) -> int:
-    from . import plots
-    from .io import write_json
-    from .stationary import sample
+    import numpy as np
+
+    from . import _validate as v
+    from .stationary import METHODS, sample
 
     gas = _gas_from_args(args)
-    out = _out_dir(args.out)
+    v.integer("n_samples", args.samples, minimum=1)
+    v.one_of("method", args.method, ("auto", "metropolis", *METHODS))
+    v.integer("chains", args.chains, minimum=1)
+    if args.warmup is not None:
+        v.integer("warmup", args.warmup, minimum=0)
+    out = _check_out(args)
+    from . import plots
+
+    _make_out(args, out)
     start = time.perf_counter()
     samples = sample(gas, args.samples, method=args.method, chains=args.chains, warmup=args.warmup,
                      seed=args.seed, progress=not args.quiet)
@@ -180,8 +365,9 @@ def _cmd_sample(args) -> int:
     samples.save(os.path.join(out, "samples.npz"))
     figures = []
     matched = matching_law(gas)
+    # Samples.summary keeps every array diagnostic (the n x n HMC metric) in samples.npz.
     summary = {"gas": gas.to_dict(), "method": samples.method, "samples": samples.n_samples,
-               "seed": args.seed, "seconds": elapsed, "diagnostics": samples.diagnostics,
+               "seed": args.seed, "seconds": elapsed, "diagnostics": samples.summary("samples.npz")["diagnostics"],
                "samples_file": "samples.npz"}
     if matched is not None:
         from . import spectra
@@ -204,7 +390,7 @@ def _cmd_sample(args) -> int:
     figures.append(plots.trace_figure(os.path.join(out, "trace.png"), samples.log_density,
                                       title=f"{samples.method}: log P_s per chain"))
     summary["figures"] = [os.path.basename(f) for f in figures]
-    write_json(os.path.join(out, "summary.json"), summary)
+    write_summary(out, summary)
     print(f"drew {samples.n_samples} samples of n={gas.n} with {samples.method} in {elapsed:.2f} s; "
           f"wrote {out}/summary.json")
     return 0
@@ -233,25 +419,47 @@ def _parse_set(items) -> dict:
     return out
 
 
-def _model_kwargs(func, args) -> dict:
-    import inspect
+def _model_kwargs(args, *, for_compare: bool = False) -> dict:
+    """The model's keyword arguments from its flags and ``--set``, checked by the shared check
+    (:func:`coulombgas._params.model_params`: names, values, a memory lower bound) before any work."""
+    from ._params import model_params
 
-    allowed = inspect.signature(func).parameters
+    if args.model not in MODEL_NAMES:
+        raise _UsageError(f"unknown model {args.model!r}; choose one of {', '.join(MODEL_NAMES)}")
     kwargs = {k: getattr(args, k) for k in ("lr", "batch_size", "models", "steps", "record_every")
               if getattr(args, k) is not None}
     extra = _parse_set(args.set)
     for key in extra:
-        if key not in allowed or key in ("out", "resume", "progress", "seed"):
-            options = sorted(k for k in allowed if k not in ("out", "resume", "progress", "seed"))
-            raise _UsageError(f"--set {key}: not a parameter of this model; choose from {', '.join(options)}")
+        if key in kwargs or key in ("seed", "out", "resume", "progress"):
+            flag = "--" + key.replace("_", "-") if key != "progress" else "--quiet"
+            raise _UsageError(f"--set {key}: use the flag {flag} instead")
+    args._model_params = tuple(extra)
+    import inspect
+
+    from .training import get_model
+
+    allowed = [k for k in inspect.signature(get_model(args.model)).parameters
+               if k not in ("seed", "out", "resume", "progress")]
+    for key in extra:
+        if key not in allowed:
+            raise _UsageError(f"--set {key}: not a parameter of {args.model}; choose from {', '.join(allowed)}")
     kwargs.update(extra)
+    defaults, min_models = None, 1
+    if for_compare:
+        import importlib
+
+        compare = importlib.import_module("coulombgas.compare")  # the module, not the function
+        defaults = compare.MODEL_DEFAULTS.get(args.model, {})
+        min_models = getattr(compare, "_MIN_MODELS", 1)
+    model_params(args.model, kwargs, defaults=defaults, min_models=min_models)
     return kwargs
 
 
 def train_report(harvest, out: str, *, seconds: float | None = None) -> dict:
     """Figures and summary numbers of a harvest, written into ``out`` (shared with ``compare``)."""
+    import numpy as np
+
     from . import plots, spectra, theory
-    from .io import write_json
     from .training import degenerate_pairs
 
     summary = {"model": harvest.model, "params": harvest.params, "seed": harvest.seed,
@@ -286,17 +494,18 @@ def train_report(harvest, out: str, *, seconds: float | None = None) -> dict:
         figures.append(plots.density_figure(os.path.join(out, "spectrum.png"), harvest.final(), None,
                                             title=f"{harvest.model}: final eigenvalues of X (all models)"))
     summary["figures"] = [os.path.basename(f) for f in figures]
-    write_json(os.path.join(out, "summary.json"), summary)
+    write_summary(out, summary)
     return summary
 
 
 def _cmd_train(args) -> int:
+    kwargs = _model_kwargs(args)
+    out = _check_out(args, resumable="harvest.h5" if _has_h5py() else None)
     from .training import get_model
 
     func = get_model(args.model)
-    kwargs = _model_kwargs(func, args)
-    out = _out_dir(args.out)
-    path = _stream_path(out, "harvest.h5", args.resume)
+    _make_out(args, out)
+    path = _stream_path(out, "harvest.h5")
     start = time.perf_counter()
     harvest = func(seed=args.seed, out=path, resume=args.resume, progress=not args.quiet, **kwargs)
     elapsed = time.perf_counter() - start
@@ -312,10 +521,10 @@ def _cmd_train(args) -> int:
 # ------------------------------------------------------------------ compare
 
 def _cmd_compare(args) -> int:
+    kwargs = _model_kwargs(args, for_compare=True)  # every check before training starts
+    _check_out(args)
     from .compare import compare
-    from .training import get_model
 
-    kwargs = _model_kwargs(get_model(args.model), args)
     start = time.perf_counter()
     report = compare(args.model, out=args.out, seed=args.seed, force=args.force, progress=not args.quiet,
                      scan=not args.no_scan, **kwargs)
@@ -345,26 +554,52 @@ def _parse_grid(items) -> dict:
 
 
 def _cmd_sweep(args) -> int:
-    from .sweep import sweep
+    import importlib
+    import warnings
+
+    # The module, not the function that `coulombgas.sweep` also names.
+    sweep_module = importlib.import_module("coulombgas.sweep")
 
     grid, fixed = _parse_grid(args.grid), _parse_set(args.set)
-    if "seed" not in grid:
-        fixed.setdefault("seed", args.seed)
-    table = sweep(args.task, grid, fixed=fixed, scheduler=args.scheduler,
-                  out=args.out, workers=args.workers, threads=args.threads, progress=not args.quiet)
+    for key in grid:
+        if key in fixed:
+            raise _UsageError(f"{key} is in both --grid and --set; give it once")
+    if args.seed is not None:
+        if "seed" in grid or "seed" in fixed:
+            raise _UsageError("--seed and a seed in --grid/--set both give the seed; give it once")
+        fixed["seed"] = args.seed
+    elif "seed" not in grid:
+        fixed.setdefault("seed", 0)
+    task = sweep_module.v.one_of("task", args.task, sweep_module.TASKS)
+    for k, point in enumerate(sweep_module._points(grid, fixed)):  # every point checked before any output
+        try:
+            sweep_module.validate_point(task, point)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"grid point {k}: {exc}") from None
+    out = _check_out(args, resumable="table.json")
+    _make_out(args, out)
+    with warnings.catch_warnings():  # the failures are reported below, one line each
+        warnings.simplefilter("ignore", sweep_module.SweepWarning)
+        table = sweep_module.sweep(task, grid, fixed=fixed, scheduler=args.scheduler, out=out,
+                                   workers=args.workers, threads=args.threads, progress=not args.quiet)
     failed = [row for row in table if row.get("status") != "ok"]
-    print(f"{len(table)} point(s), {len(failed)} failed; wrote {args.out}/table.csv and table.json")
+    print(f"{len(table)} point(s), {len(failed)} failed; wrote {out}/table.csv and table.json")
     for row in failed:
         print(f"  point {row['point']}: {row.get('error')}", file=sys.stderr)
+    if failed:
+        print(f"coulombgas sweep: {len(failed)} of {len(table)} point(s) failed", file=sys.stderr)
+        return 1
     return 0
 
 
 # ------------------------------------------------------------------ bench
 
 def _cmd_bench(args) -> int:
+    out = _check_out(args)
     from .bench import run_bench
 
-    return run_bench(args.what, out=args.out, quick=args.quick)
+    _make_out(args, out)
+    return run_bench(args.what, out=out, quick=args.quick)
 
 
 # ------------------------------------------------------------------ parser
@@ -388,7 +623,7 @@ def _add_gas_arguments(p):
 
 def _add_model_arguments(p, models_help):
     """Flags that describe a training run (shared by train and compare)."""
-    p.add_argument("model", help="model name: " + ", ".join(_model_names()))
+    p.add_argument("model", help="model name: " + ", ".join(MODEL_NAMES))
     p.add_argument("--lr", type=float, default=None, help="learning rate α > 0 (default: the paper's)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size |B| >= 1 (default: the paper's)")
     p.add_argument("--models", type=int, default=None, help=models_help)
@@ -398,17 +633,19 @@ def _add_model_arguments(p, models_help):
                    help="any other parameter of the model, e.g. --set eps=0.05 (repeatable)")
 
 
-def _add_run_arguments(p, out):
-    """--seed, --out and --quiet, shared by every computing subcommand."""
+def _add_out_arguments(p, out, resume=None):
+    """--out, --force and --resume: the same on every subcommand that writes (see the module docstring)."""
+    p.add_argument("--out", default=out, help=f"output directory, new or empty (default: {out})")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    p.add_argument("--resume", action="store_true",
+                   help=resume or "refused: this subcommand has no interrupted run to continue (kept for uniformity)")
+
+
+def _add_run_arguments(p, out, resume=None):
+    """--seed, --out, --force, --resume and --quiet, shared by every randomised subcommand."""
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", default=out, help=f"output directory (default: {out})")
+    _add_out_arguments(p, out, resume)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _model_names():
-    from .training import MODELS
-
-    return list(MODELS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -423,8 +660,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("theory", help="draw the closed-form laws (surmises, exact spacings, gap ratios, "
                                       "two-mode densities) into one figure")
-    t.add_argument("--out", default="theory-out", help="output directory (default: theory-out)")
-    t.add_argument("--seed", type=int, default=0, help="unused (no randomness); accepted for uniformity")
+    _add_out_arguments(t, "theory-out")  # no --seed: nothing here is random
     t.set_defaults(func=_cmd_theory)
 
     s = sub.add_parser("simulate", help="integrate the eigenvalue SDE (Dyson Brownian motion)",
@@ -436,8 +672,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--replicas", type=int, default=100, help="independent runs >= 1 (default 100)")
     s.add_argument("--record-every", type=int, default=10, help="record every k steps (default 10)")
     s.add_argument("--scheme", default="auto", help="auto | adaptive-heun | adaptive-euler | euler-maruyama")
-    _add_run_arguments(s, "simulate-out")
-    s.add_argument("--resume", action="store_true", help="continue the run stored in OUT/trajectory.h5")
+    _add_run_arguments(s, "simulate-out", "continue the run stored in OUT/trajectory.h5")
     s.set_defaults(func=_cmd_simulate)
 
     m = sub.add_parser("sample", help="sample the stationary Coulomb gas (exact tridiagonal, MH or HMC)",
@@ -456,8 +691,7 @@ def _parser() -> argparse.ArgumentParser:
                                    "mini-batch SGD; writes harvest.h5 (streamed: an interrupted run keeps its "
                                    "records and --resume continues it exactly), summary.json and figures.")
     _add_model_arguments(t, "independent models >= 1 (default: the paper's)")
-    _add_run_arguments(t, "train-out")
-    t.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    _add_run_arguments(t, "train-out", "continue the interrupted run in OUT/harvest.h5 (bit for bit)")
     t.set_defaults(func=_cmd_train)
 
     c = sub.add_parser("compare", help="train a model, build its Coulomb gas, simulate, sample and compare",
@@ -468,7 +702,6 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_arguments(c, "independent models (default: a size that runs in about a minute)")
     c.add_argument("--no-scan", action="store_true", help="skip the linear-scaling scan")
     _add_run_arguments(c, "compare-out")
-    c.add_argument("--force", action="store_true", help="replace an existing, non-empty --out")
     c.set_defaults(func=_cmd_compare)
 
     w = sub.add_parser("sweep", help="a grid of train/simulate/sample/compare runs on Dask (local or a cluster)",
@@ -483,21 +716,22 @@ def _parser() -> argparse.ArgumentParser:
                                                      "cluster)")
     w.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
     w.add_argument("--threads", type=int, default=1, help="Numba threads per task (default 1)")
-    w.add_argument("--seed", type=int, default=0, help="seed of every point (default 0); sweep seeds with "
-                                                       "--grid seed=1,2,... instead")
-    w.add_argument("--out", default="sweep-out", help="output directory (default: sweep-out)")
+    w.add_argument("--seed", type=int, default=None, help="seed of every point (default 0); sweep seeds with "
+                                                          "--grid seed=1,2,... instead")
+    _add_out_arguments(w, "sweep-out", "rerun into OUT: finished points are kept, the others run")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     w.set_defaults(func=_cmd_sweep)
 
     b = sub.add_parser("bench", help="benchmarks side by side with plain NumPy (prints a table, writes JSON)")
-    b.add_argument("what", choices=("dynamics", "stationary", "training", "sweep", "gpu"),
-                   help="dynamics: forces, SDE steps, ensembles; stationary: exact and Monte Carlo samplers; "
-                        "training: the papers' models vs NumPy loops; sweep: Dask speed-up, 2 workers vs 1; "
-                        "gpu: CUDA kernels vs CPU and full-size estimates")
-    b.add_argument("--out", default="bench-out", help="output directory for bench.json (default: bench-out)")
+    from .bench import BENCHES  # a table of names (bench/__init__.py imports nothing heavy)
+
+    b.add_argument("what", choices=tuple(BENCHES),
+                   help="; ".join(f"{name}: {entry[3]}" for name, entry in BENCHES.items()))
+    _add_out_arguments(b, "bench-out")
     b.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
-    b.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     b.set_defaults(func=_cmd_bench)
+    for name, subparser in sub.choices.items():
+        subparser.set_defaults(flags=_flag_map(subparser, name))
     return p
 
 
@@ -508,10 +742,13 @@ def main(argv=None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
+    args._created = None
     try:
         return int(args.func(args) or 0)
     except (_UsageError, ValueError, TypeError) as exc:
-        print(f"coulombgas {args.command}: error: {exc}", file=sys.stderr)
+        _remove_created(args)
+        message = speak_flags(str(exc), args.flags, getattr(args, "_model_params", ()))
+        print(f"coulombgas {args.command}: error: {message}", file=sys.stderr)
         return 2
     except FloatingPointError as exc:
         print(f"coulombgas {args.command}: failed: {exc}", file=sys.stderr)
@@ -519,6 +756,13 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"coulombgas {args.command}: interrupted; files written so far are kept", file=sys.stderr)
         return 130
+
+
+def _remove_created(args):
+    """A refused run leaves nothing: remove the output folder this run created (never one that existed)."""
+    created = getattr(args, "_created", None)
+    if created and os.path.isdir(created):
+        shutil.rmtree(created, ignore_errors=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -31,7 +32,11 @@ from . import _validate as v
 from ._callable_module import make_callable
 from .io import _json_default, write_json
 
-__all__ = ["sweep", "gas_from_params", "TASKS"]
+__all__ = ["sweep", "gas_from_params", "TASKS", "SweepWarning"]
+
+
+class SweepWarning(RuntimeWarning):
+    """Some points of a sweep failed (their errors are in the table's ``error`` column)."""
 
 TASKS = ("train", "simulate", "sample", "compare")
 
@@ -84,24 +89,30 @@ def _split(params, own):
     return gas, {**own, **rest}
 
 
-def _model_params(params):
-    import inspect
-
-    from .training import get_model
+def _model_params(params, task="train"):
+    """``(func, module, kwargs, seed)`` of a train/compare point: the shared check (:func:`coulombgas._params.model_params`)."""
+    from ._params import model_params
 
     if "model" not in params:
         raise ValueError("`model` must be given (in `fixed` or `grid`) for train and compare sweeps")
-    func = get_model(params["model"])
-    kwargs = {k: val for k, val in params.items() if k != "model"}
-    allowed = inspect.signature(func).parameters
-    bad = [k for k in kwargs if k not in allowed or k in ("out", "resume", "progress")]
-    if bad:
-        raise ValueError(f"`{bad[0]}` is not a parameter of model {params['model']!r}")
-    return func, kwargs
+    rest = {k: val for k, val in params.items() if k != "model"}
+    defaults, min_models = None, 1
+    if task == "compare":
+        import importlib
+
+        _compare = importlib.import_module("coulombgas.compare")  # the module, not the function
+
+        defaults = _compare.MODEL_DEFAULTS.get(params["model"], {})
+        min_models = getattr(_compare, "_MIN_MODELS", 1)
+    func, module, kwargs, seed = model_params(params["model"], rest, defaults=defaults, min_models=min_models)
+    return func, module, kwargs, seed
 
 
 def validate_point(task: str, params: dict) -> None:
     """Raise ValueError/TypeError if ``params`` is not a valid point of ``task`` (nothing runs long)."""
+    from ._params import check_seed
+
+    check_seed(params.get("seed"))
     if task in ("simulate", "sample"):
         gas_p, rest = _split(params, _SIMULATE if task == "simulate" else _SAMPLE)
         gas_from_params(**gas_p)
@@ -116,15 +127,14 @@ def validate_point(task: str, params: dict) -> None:
 
             v.one_of("method", rest["method"], ("auto", *METHODS))
     else:
-        func, kwargs = _model_params(params)
-        # The model checks its own parameters before it trains: a one-update run of one model.
-        small = {**kwargs, "models": 1, "steps": 1, "record_every": 1}
-        if "record_weights" in small:
-            small.pop("record_weights")
-        for key in ("models", "steps", "record_every"):
-            if key in kwargs:
-                v.integer(key, kwargs[key], minimum=1)
-        func(progress=False, **small)
+        # Names, values and a memory lower bound, in microseconds (models=10**12 is refused here).
+        func, module, kwargs, _ = _model_params(params, task)
+        if getattr(module, "validated", None) is None:
+            # No separate check: the model checks its own parameters before it trains, so a
+            # one-update run of one model finds what is left.
+            small = {k: val for k, val in kwargs.items() if k != "record_weights"}
+            small.update(models=1, steps=1, record_every=1)
+            func(progress=False, **small)
 
 
 def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict:
@@ -134,7 +144,7 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     os.makedirs(directory, exist_ok=True)
     start = time.perf_counter()
-    seed = params.get("seed", 0)
+    seed = params.get("seed", 0)  # every point is reproducible: seed 0 unless the grid or `fixed` says
     if task == "simulate":
         from .dynamics import simulate
 
@@ -160,7 +170,7 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
     elif task == "train":
         from .training import degenerate_pairs
 
-        func, kwargs = _model_params(params)
+        func, _, kwargs, _ = _model_params(params, task)  # `seed` is not in kwargs: passed once, here
         h = func(seed=seed, progress=False, **kwargs)
         h.save(os.path.join(directory, "harvest.npz"))
         row = {"models_finite": h.models, "models_diverged": int(len(h.diverged_ids))}
@@ -177,7 +187,7 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
         from .compare import compare
 
         model = params["model"]
-        _, kwargs = _model_params(params)
+        _, _, kwargs, _ = _model_params(params, task)
         report = compare(model, out=directory, seed=seed, force=True, progress=False, **kwargs)
         row = {"checks": len(report.checks),
                "agree": sum(c["verdict"] in ("agrees", "equal-σ suffices") for c in report.checks)}
@@ -269,7 +279,8 @@ def sweep(task: str, grid: dict, *, fixed: dict | None = None, scheduler: str | 
         those of the task: gas parameters (:data:`GAS_PARAMS`) and ``t_end``, ``dt``,
         ``replicas``, ``record_every``, ``scheme`` for ``simulate``; gas parameters and
         ``n_samples``, ``method``, ``chains``, ``warmup`` for ``sample``; ``model`` and the
-        model's parameters for ``train``/``compare``; ``seed`` for all.
+        model's parameters for ``train``/``compare``; ``seed`` for all (an int >= 0, in
+        ``grid`` or ``fixed``; 0 when neither gives it).
     fixed : dict, optional
         Parameters shared by every point.
     scheduler : str, optional
@@ -288,7 +299,9 @@ def sweep(task: str, grid: dict, *, fixed: dict | None = None, scheduler: str | 
     -------
     list of dict
         One row per point, in grid order: the point's parameters, ``status`` (``"ok"`` or
-        ``"failed"``), ``error`` and the task's summary numbers.
+        ``"failed"``), ``error`` and the task's summary numbers. When any point failed a
+        :class:`SweepWarning` says how many (and the first error), so a sweep whose every
+        point failed never passes silently.
 
     Notes
     -----
@@ -349,6 +362,13 @@ def sweep(task: str, grid: dict, *, fixed: dict | None = None, scheduler: str | 
             if cluster is not None:
                 cluster.close()
     table = _write_table(out, points, records)
+    failed = [row for row in table if row.get("status") != "ok"]
+    if failed:
+        # Never a silent failure: the table holds each error, this says how many there are.
+        first = failed[0]
+        warnings.warn(f"{len(failed)} of {len(table)} sweep point(s) failed"
+                      f"{' (every point)' if len(failed) == len(table) else ''}; point {first['point']}: "
+                      f"{first.get('error')}; see {os.path.join(out, 'table.csv')}", SweepWarning, stacklevel=2)
     return table
 
 

@@ -75,7 +75,7 @@ def test_sample_command_exact_and_hmc(tmp_path):
                  "--seed", "1", "--out", str(out), "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == "hmc"
-    assert max(summary["diagnostics"]["rhat"]) < 1.1
+    assert summary["diagnostics"]["rhat"]["max"] < 1.1
     assert os.path.getsize(out / "trace.png") > 0
 
 
@@ -109,11 +109,11 @@ def test_train_command_writes_harvest_summary_figures_and_resumes(tmp_path):
         (["simulate", "--width", "0,1", "--n", "2"], "width"),
         (["simulate", "--lr", "0.1"], "batch-size"),
         (["simulate", "--scheme", "rk4"], "scheme"),
-        (["sample", "--samples", "0"], "n_samples"),
+        (["sample", "--samples", "0"], "--samples"),
         (["sample", "--potential", "quartic", "--method", "tridiagonal"], "tridiagonal"),
         (["train", "no-such-model"], "unknown model"),
         (["train", "teacher-student", "--lr", "-1"], "lr"),
-        (["train", "teacher-student", "--batch-size", "0"], "batch_size"),
+        (["train", "teacher-student", "--batch-size", "0"], "--batch-size"),
         (["train", "teacher-student", "--set", "foo=1"], "foo"),
         (["train", "teacher-student", "--set", "eps"], "KEY=VALUE"),
     ],
