@@ -26,6 +26,7 @@ _NAMES = {
     "Samples": "stationary",
     "compare": "compare",
     "sweep": "sweep",
+    "SweepWarning": "sweep",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]

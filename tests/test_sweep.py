@@ -103,3 +103,81 @@ def test_sweep_command(tmp_path, capsys):
     assert main(["sweep", "simulate", "--grid", "dt=-1", "--out", str(tmp_path / "bad"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dt" in err[0]
+
+
+# ------------------------------------------------------------------ seeds, failures, sizes (issues 13 and 18)
+
+_TINY = {"models": 4, "steps": 20, "record_every": 10}
+
+
+def _direct_harvest(seed, lr=None):
+    from coulombgas.training import teacher_student
+
+    return teacher_student(seed=seed, progress=False, **_TINY, **({} if lr is None else {"lr": lr}))
+
+
+def test_train_sweep_takes_its_seed_from_grid_or_fixed(tmp_path):
+    # The seed used to be passed twice ("got multiple values for keyword argument 'seed'").
+    table = cg.sweep("train", grid={"seed": [1, 2]}, fixed={"model": "teacher-student", **_TINY},
+                     out=tmp_path / "grid", progress=False)
+    assert [row["status"] for row in table] == ["ok", "ok"] and [row["seed"] for row in table] == [1, 2]
+    h = Harvest.load(tmp_path / "grid" / "point-0001" / "harvest.npz")
+    np.testing.assert_array_equal(h.eigenvalues, _direct_harvest(2).eigenvalues)
+    table = cg.sweep("train", grid={"lr": [0.1]}, fixed={"model": "teacher-student", "seed": 2, **_TINY},
+                     out=tmp_path / "fixed", progress=False)
+    assert table[0]["status"] == "ok"
+    h = Harvest.load(tmp_path / "fixed" / "point-0000" / "harvest.npz")
+    np.testing.assert_array_equal(h.eigenvalues, _direct_harvest(2, lr=0.1).eigenvalues)
+
+
+def test_readme_sweep_line_runs(tmp_path, capsys):
+    import re
+    import shlex
+
+    readme = open(os.path.join(os.path.dirname(__file__), os.pardir, "README.md")).read()
+    line = re.search(r"^coulombgas sweep train .*$", readme, re.M).group(0)
+    assert line == "coulombgas sweep train --grid lr=0.05,0.1,0.2 --set model=teacher-student --out scan"
+    argv = shlex.split(line)[1:]
+    out = tmp_path / "scan"
+    argv[argv.index("--out") + 1] = str(out)
+    # The README's line at a tiny size, seeded from --seed: a real run of every point.
+    tiny = [f"--set={k}={val}" for k, val in _TINY.items()]
+    assert main(argv + tiny + ["--seed", "2", "--quiet"]) == 0
+    table = json.loads((out / "table.json").read_text())
+    assert [row["lr"] for row in table] == [0.05, 0.1, 0.2] and all(row["status"] == "ok" for row in table)
+    assert all(row["seed"] == 2 for row in table)
+    h = Harvest.load(out / "point-0001" / "harvest.npz")
+    np.testing.assert_array_equal(h.eigenvalues, _direct_harvest(2, lr=0.1).eigenvalues)
+    # A rerun into the same folder needs --resume (finished points are kept) or --force.
+    assert main(argv + tiny + ["--seed", "2", "--quiet"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(argv + tiny + ["--seed", "2", "--quiet", "--resume"]) == 0
+    assert json.loads((out / "table.json").read_text()) == table
+
+
+def test_failed_points_are_counted_warned_and_exit_1(tmp_path, capsys):
+    # No exact sampler for a quartic potential: the point passes the checks and fails while running.
+    bad = {"method": "tridiagonal", "n": 4, "n_samples": 10}
+    with pytest.warns(cg.SweepWarning, match=r"1 of 1 sweep point\(s\) failed \(every point\)"):
+        table = cg.sweep("sample", grid={"potential": ["quartic"]}, fixed=bad, out=tmp_path / "py", progress=False)
+    assert table[0]["status"] == "failed"
+    argv = ["sweep", "sample", "--grid", "potential=quartic,quadratic", "--out", str(tmp_path / "cli"), "--quiet"]
+    argv += [f"--set={k}={val}" for k, val in bad.items()]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "1 of 2 point(s) failed" in err and "tridiagonal" in err
+
+
+def test_absurd_sizes_are_refused_before_any_task(tmp_path):
+    out = tmp_path / "huge"
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="models"):
+        cg.sweep("train", grid={"models": [10, 10**12]}, fixed={"model": "teacher-student"}, out=out,
+                 progress=False)
+    with pytest.raises(ValueError, match="seed"):
+        cg.sweep("train", grid={"seed": [1, -1]}, fixed={"model": "teacher-student"}, out=out, progress=False)
+    with pytest.raises(TypeError, match="record_weights"):
+        cg.sweep("train", grid={"record_weights": ["no"]}, fixed={"model": "teacher-student"}, out=out,
+                 progress=False)
+    assert not out.exists()
+    assert time.perf_counter() - start < 60.0  # a refusal, not an attempt (generous: a shared machine)
