@@ -571,6 +571,8 @@ def _cmd_sweep(args) -> int:
     elif "seed" not in grid:
         fixed.setdefault("seed", 0)
     task = sweep_module.v.one_of("task", args.task, sweep_module.TASKS)
+    sweep_module.v.integer("workers", args.workers, minimum=1)
+    sweep_module.v.integer("threads", args.threads, minimum=1)
     for k, point in enumerate(sweep_module._points(grid, fixed)):  # every point checked before any output
         try:
             sweep_module.validate_point(task, point)

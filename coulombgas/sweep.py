@@ -317,6 +317,7 @@ def sweep(task: str, grid: dict, *, fixed: dict | None = None, scheduler: str | 
     workers = v.integer("workers", workers, minimum=1)
     threads = v.integer("threads", threads, minimum=1)
     timeout = v.positive("timeout", timeout)
+    progress = v.flag("progress", progress)  # never truthiness: progress="no" is a TypeError
     points = _points(grid, fixed)
     for k, point in enumerate(points):  # reject a bad grid before any task runs
         try:

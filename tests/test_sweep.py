@@ -179,5 +179,7 @@ def test_absurd_sizes_are_refused_before_any_task(tmp_path):
     with pytest.raises(TypeError, match="record_weights"):
         cg.sweep("train", grid={"record_weights": ["no"]}, fixed={"model": "teacher-student"}, out=out,
                  progress=False)
+    with pytest.raises(TypeError, match="progress"):
+        cg.sweep("simulate", grid={"seed": [1]}, out=out, progress="no")
     assert not out.exists()
     assert time.perf_counter() - start < 60.0  # a refusal, not an attempt (generous: a shared machine)

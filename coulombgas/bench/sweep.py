@@ -2,7 +2,9 @@
 
 Eight CPU-bound ``simulate`` points (single-threaded each; records thinned so that writing
 them is negligible) run on a one-worker and on a two-worker local cluster, cluster start-up
-included. The ratio of wall times is the speed-up (2 is linear on two cores). For scale the
+included. The ratio of wall times is the speed-up (2 is linear on two cores). ``dask_over_plain``
+sets the whole call beside plain processes and ``dask_over_tasks`` beside the tasks' own time
+(wall x workers / summed task seconds: 1 when the cluster costs nothing). For scale the
 same points also run through :func:`coulombgas.sweep.run_point` in one and in two plain
 processes (``concurrent.futures``, process start-up included): what the cores give
 without Dask, the ceiling a sweep can reach on this machine.
@@ -55,8 +57,12 @@ def bench_sweep(quick: bool = False) -> list[dict]:
             plain_s[workers] = _plain_processes(_points(grid, fixed), workers, out)
         finally:
             shutil.rmtree(out, ignore_errors=True)
+        # The whole call (cg.sweep on Dask) beside the same points in plain processes and the tasks'
+        # own time: the ratios show what the cluster costs on top of the work.
         rows.append({"case": case, "workers": workers, "dask_wall_s": dask_s[workers], "task_s_sum": busy,
-                     "plain_processes_wall_s": plain_s[workers]})
+                     "plain_processes_wall_s": plain_s[workers],
+                     "dask_over_plain": dask_s[workers] / plain_s[workers],
+                     "dask_over_tasks": dask_s[workers] * workers / busy})
     rows.append({"case": "speed-up 2 workers vs 1", "dask": dask_s[1] / dask_s[2],
                  "plain_processes": plain_s[1] / plain_s[2], "target": "near 2 (linear)"})
     return rows
