@@ -130,7 +130,8 @@ def _check_out(args, *, resumable: str | None = None) -> str:
                           f"continue; run without --resume")
     if busy and not (force or resume):
         hint = "--resume to continue the run there, " if resumable else ""
-        raise _UsageError(f"--out {out} is not empty: pass {hint}--force to replace it, or choose another --out")
+        raise _UsageError(f"--out {out} exists and is not empty: pass {hint}--force to replace it, or choose "
+                          f"another --out")
     if force and busy:
         here, target = os.path.realpath(os.getcwd()), os.path.realpath(out)
         if here == target or here.startswith(target + os.sep) or target in ("/", os.path.expanduser("~")):
