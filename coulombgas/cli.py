@@ -242,15 +242,33 @@ def _floats(name, text):
     return values[0] if len(values) == 1 else np.array(values)
 
 
-def _gas_from_args(args):
-    from .sweep import gas_from_params
+#: Flags of each potential, with their defaults (None in the parser, so that a flag given for
+#: another potential -- which would do nothing -- is refused).
+_POTENTIAL_FLAGS = {"quadratic": {"center": 0.0, "width": "1.0"}, "quartic": {"t": 1.0, "g_quartic": 1.0},
+                    "laguerre": {"laguerre_a": 1.0, "laguerre_scale": 1.0}}
 
+
+def _gas_from_args(args):
+    import importlib
+
+    gas_from_params = importlib.import_module("coulombgas.sweep").gas_from_params
     if (args.lr is None) != (args.batch_size is None):
         raise _UsageError("--lr and --batch-size go together (SGD form)")
-    return gas_from_params(n=args.n, beta=args.beta, potential=args.potential, center=args.center,
-                           width=_floats("width", args.width), t=args.t, g_quartic=args.g_quartic,
-                           laguerre_a=args.laguerre_a, laguerre_scale=args.laguerre_scale, lr=args.lr,
-                           batch_size=args.batch_size, noise_g=_floats("noise-g", args.noise_g))
+    values = {}
+    for potential, flags in _POTENTIAL_FLAGS.items():
+        for name, default in flags.items():
+            given = getattr(args, name)
+            if given is not None and potential != args.potential:
+                raise _UsageError(f"--{name.replace('_', '-')} is a parameter of --potential {potential}; this run "
+                                  f"uses --potential {args.potential}, where it would do nothing")
+            values[name] = default if given is None else given
+    if args.noise_g is not None and args.lr is None:
+        raise _UsageError("--noise-g is a parameter of the SGD form (with --lr and --batch-size); without them "
+                          "it would do nothing")
+    return gas_from_params(n=args.n, beta=args.beta, potential=args.potential, center=values["center"],
+                           width=_floats("width", values["width"]), t=values["t"], g_quartic=values["g_quartic"],
+                           laguerre_a=values["laguerre_a"], laguerre_scale=values["laguerre_scale"], lr=args.lr,
+                           batch_size=args.batch_size, noise_g=_floats("noise-g", args.noise_g or "1.0"))
 
 
 def matching_law(gas):
@@ -347,12 +365,18 @@ def _cmd_sample(args) -> int:
     import numpy as np
 
     from . import _validate as v
-    from .stationary import METHODS, sample
+    from .stationary import sample
+
+    from .stationary import _resolve_method
 
     gas = _gas_from_args(args)
     v.integer("n_samples", args.samples, minimum=1)
-    v.one_of("method", args.method, ("auto", "metropolis", *METHODS))
-    v.integer("chains", args.chains, minimum=1)
+    method, _ = _resolve_method(gas, args.method)  # "auto" -> the method that will run
+    if method not in ("mh", "hmc") and (args.chains is not None or args.warmup is not None):
+        raise _UsageError(f"--chains and --warmup are for the Markov-chain samplers (--method mh or hmc); this "
+                          f"run uses the exact {method} sampler (independent draws), where they would do nothing")
+    if args.chains is not None:
+        v.integer("chains", args.chains, minimum=1)
     if args.warmup is not None:
         v.integer("warmup", args.warmup, minimum=0)
     out = _check_out(args)
@@ -360,7 +384,7 @@ def _cmd_sample(args) -> int:
 
     _make_out(args, out)
     start = time.perf_counter()
-    samples = sample(gas, args.samples, method=args.method, chains=args.chains, warmup=args.warmup,
+    samples = sample(gas, args.samples, method=args.method, chains=args.chains or 4, warmup=args.warmup,
                      seed=args.seed, progress=not args.quiet)
     elapsed = time.perf_counter() - start
     samples.save(os.path.join(out, "samples.npz"))
@@ -613,15 +637,15 @@ def _add_gas_arguments(p):
     p.add_argument("--beta", type=float, default=1.0, help="Dyson index β > 0 (default 1)")
     p.add_argument("--potential", choices=("quadratic", "quartic", "laguerre"), default="quadratic",
                    help="confining potential (default quadratic)")
-    p.add_argument("--center", type=float, default=0.0, help="quadratic: centre (default 0)")
-    p.add_argument("--width", default="1.0", help="quadratic: width > 0, or comma-separated per mode")
-    p.add_argument("--t", type=float, default=1.0, help="quartic: V = t x²/2 + g x⁴/4, t (default 1)")
-    p.add_argument("--g-quartic", type=float, default=1.0, help="quartic: g > 0 (default 1)")
-    p.add_argument("--laguerre-a", type=float, default=1.0, help="Laguerre: V = x/scale − a log x, a > 0")
-    p.add_argument("--laguerre-scale", type=float, default=1.0, help="Laguerre: scale > 0")
+    p.add_argument("--center", type=float, default=None, help="quadratic: centre (default 0)")
+    p.add_argument("--width", default=None, help="quadratic: width > 0, or comma-separated per mode (default 1)")
+    p.add_argument("--t", type=float, default=None, help="quartic: V = t x²/2 + g x⁴/4, t (default 1)")
+    p.add_argument("--g-quartic", type=float, default=None, help="quartic: g > 0 (default 1)")
+    p.add_argument("--laguerre-a", type=float, default=None, help="Laguerre: V = x/scale − a log x, a > 0")
+    p.add_argument("--laguerre-scale", type=float, default=None, help="Laguerre: scale > 0")
     p.add_argument("--lr", type=float, default=None, help="SGD form: learning rate α > 0")
     p.add_argument("--batch-size", type=float, default=None, help="SGD form: batch size |B| > 0")
-    p.add_argument("--noise-g", default="1.0", help="SGD form: noise g_i > 0, or comma-separated per mode")
+    p.add_argument("--noise-g", default=None, help="SGD form: noise g_i > 0, or comma-separated per mode (default 1)")
 
 
 def _add_model_arguments(p, models_help):
@@ -684,8 +708,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_gas_arguments(m)
     m.add_argument("--samples", type=int, default=4000, help="number of samples >= 1 (default 4000)")
     m.add_argument("--method", default="auto", help="auto | tridiagonal | mh | hmc (default auto)")
-    m.add_argument("--chains", type=int, default=4, help="Markov chains in parallel (default 4)")
-    m.add_argument("--warmup", type=int, default=None, help="warm-up iterations per chain (default 1000)")
+    m.add_argument("--chains", type=int, default=None, help="mh/hmc: Markov chains in parallel (default 4)")
+    m.add_argument("--warmup", type=int, default=None, help="mh/hmc: warm-up iterations per chain (default 1000)")
     _add_run_arguments(m, "sample-out")
     m.set_defaults(func=_cmd_sample)
 

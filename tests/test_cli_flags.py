@@ -74,7 +74,7 @@ def test_importing_plots_leaves_the_backend_alone():
         (["simulate", "--t-end", "-1"], "`--t-end`"),
         (["simulate", "--force", "--resume"], "--force"),
         (["sample", "--samples", "0"], "`--samples`"),
-        (["sample", "--chains", "0"], "`--chains`"),
+        (["sample", "--method", "hmc", "--chains", "0"], "`--chains`"),
         (["sample", "--resume"], "--resume"),
         (["sample", "--potential", "quartic", "--method", "tridiagonal"], "--method"),
         (["train", "teacher-student", "--steps", "0"], "`--steps`"),
@@ -111,6 +111,21 @@ def test_options_that_would_do_nothing_are_refused(argv, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv + ["--out", str(tmp_path / "x")])
     assert exc.value.code == 2 and "--seed" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["simulate", "--g-quartic", "2"], "--g-quartic"),          # quadratic is the default potential
+    (["simulate", "--potential", "quartic", "--width", "2"], "--width"),
+    (["sample", "--potential", "laguerre", "--center", "1"], "--center"),
+    (["simulate", "--noise-g", "2"], "--noise-g"),              # only the SGD form has noise g_i
+    (["sample", "--chains", "3"], "--chains"),                   # the exact sampler has no chains
+    (["sample", "--method", "tridiagonal", "--warmup", "10"], "--warmup"),
+])
+def test_flags_that_would_be_ignored_are_refused(argv, flag, tmp_path, capsys):
+    assert main(argv + ["--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and flag in err and "nothing" in err, err
     assert not (tmp_path / "x").exists()
 
 
