@@ -6,8 +6,11 @@ arXiv:2407.16427). This package integrates that eigenvalue Langevin equation,
 samples its stationary law, and compares both with real training.
 
 Public names are flat (``cg.CoulombGas``, ``cg.simulate``); submodules are
-namespaces (``cg.theory``, ``cg.spectra``). Submodules load on first use, so
-``import coulombgas`` compiles nothing.
+namespaces (``cg.theory``, ``cg.spectra``). Submodules load on first use (PEP 562
+``__getattr__``), so ``import coulombgas`` imports neither NumPy nor Numba and compiles
+nothing, and the ``coulombgas`` command starts quickly. ``cg.compare`` and ``cg.sweep``
+are functions whose modules are callable too (``_callable_module``), so they stay
+callable whether or not ``coulombgas.compare``/``coulombgas.sweep`` was imported first.
 """
 
 from __future__ import annotations
