@@ -688,7 +688,8 @@ def simulate_cuda(gas, t_end: float, dt: float, *, x0=None, replicas: int = 1, r
     FloatingPointError
         The run diverged, crossed (Euler–Maruyama) or could not keep the eigenvalues apart.
     """
-    from .dynamics import SCHEMES, Trajectory, _initial_state, _raise_on_status, _smallest_gaps
+    from .dynamics import _CPU_ONLY, SCHEMES, Trajectory, _initial_state, _raise_on_status, _record_times
+    from .dynamics import _smallest_gaps, _step_count
     from .dynamics import simulate as simulate_cpu
     from .gas import CoulombGas
     from .potentials import CUSTOM, LAGUERRE
@@ -697,6 +698,11 @@ def simulate_cuda(gas, t_end: float, dt: float, *, x0=None, replicas: int = 1, r
         raise TypeError(f"`gas` must be a CoulombGas, got {type(gas).__name__}")
     names = tuple(SCHEMES) + ("adaptive",)
     scheme = v.one_of("scheme", scheme, names)
+    if scheme in _CPU_ONLY:
+        # The implicit nearest-neighbour (prox) step has no CUDA kernel.
+        raise ValueError(f"`scheme` {scheme!r} has no CUDA kernel (the IMEX schemes run on the CPU only); "
+                         "use one of 'auto' (= 'adaptive-heun' here), 'adaptive-heun', 'adaptive-euler', "
+                         "'euler-maruyama', or coulombgas.simulate(..., device='cpu')")
     scheme = "adaptive-heun" if scheme == "adaptive" else scheme
     if not require("cuda", fallback=fallback):
         return simulate_cpu(gas, t_end, dt, x0=x0, replicas=replicas, record_every=record_every, scheme=scheme,
@@ -706,11 +712,13 @@ def simulate_cuda(gas, t_end: float, dt: float, *, x0=None, replicas: int = 1, r
     dt = v.positive("dt", dt)
     replicas = v.integer("replicas", replicas, minimum=1)
     record_every = v.integer("record_every", record_every, minimum=1)
-    chosen = SCHEMES[scheme]
+    # The GPU kernel has the adaptive and Euler-Maruyama schemes: "auto" is adaptive Heun here.
+    chosen = SCHEMES["adaptive-heun" if scheme == "auto" else scheme]
     max_gap_factor = v.real("max_gap_factor", max_gap_factor)
     if max_gap_factor <= 1.0:
         raise ValueError(f"`max_gap_factor` must be > 1, got {max_gap_factor:g}")
     max_refinements = v.integer("max_refinements", max_refinements, minimum=1, maximum=60)
+    n_steps, dt_eff = _step_count(t_end, dt)
     n = gas.n
     if n > MAX_N:
         raise ValueError(f"`gas.n` must be <= {MAX_N} for simulate_cuda (one thread holds a replica), got {n}; "
@@ -720,9 +728,12 @@ def simulate_cuda(gas, t_end: float, dt: float, *, x0=None, replicas: int = 1, r
         raise ValueError("`gas.potential` must be a built-in potential on device='cuda' (a Custom potential's "
                          "Numba function cannot run in a CUDA kernel); use device='cpu'")
     x = _initial_state(gas, x0, replicas, lower)
-    n_steps = int(math.ceil(t_end / dt - 1e-12)) if t_end > 0 else 0
-    dt_eff = t_end / n_steps if n_steps else dt
-    n_records = n_steps // record_every + 1
+    # Records 1 .. full are record_every steps apart; a last, shorter interval (the remainder
+    # of the steps) ends exactly at t_end, as on the CPU (dynamics._record_times).
+    full = n_steps // record_every
+    n_records = full + 1 + (n_steps % record_every > 0)
+    v.fits_in_memory("`replicas` x records x `n` (records = steps / `record_every` + 1)",
+                     8.0 * replicas * n * (n_records + 12))
     if chunk_records is None:
         # Device record buffer of at most ~256 MB per launch.
         chunk_records = max(1, int(32e6 // max(1, replicas * n)))
@@ -752,18 +763,22 @@ def simulate_cuda(gas, t_end: float, dt: float, *, x0=None, replicas: int = 1, r
     done = 0
     with _quiet():
         while done < n_records - 1:
-            todo = min(chunk_records, n_records - 1 - done)
+            if done < full:
+                todo = min(chunk_records, full - done)
+                per = record_every
+            else:
+                todo, per = 1, n_steps - full * record_every
             rec = cuda.device_array((todo, n, replicas), dtype=np.float64)
-            kernel[blocks, tpb](d["x"], d["states"], d["spare"], d["has_spare"], rec, todo * record_every, dt_eff,
-                                record_every, d["params"], float(lower), float(a), float(c), d["w"], d["s"],
+            kernel[blocks, tpb](d["x"], d["states"], d["spare"], d["has_spare"], rec, todo * per, dt_eff,
+                                per, d["params"], float(lower), float(a), float(c), d["w"], d["s"],
                                 max_gap_factor, d["counts"], d["gaps"], wall)
             counts = np.ascontiguousarray(d["counts"].copy_to_host().T)
-            _raise_on_status(counts, done * record_every, dt_eff, None)
+            _raise_on_status(counts, min(done, full) * record_every, dt_eff, None)
             records[:, done + 1: done + 1 + todo, :] = rec.copy_to_host().transpose(2, 0, 1)
             done += todo
         counts = np.ascontiguousarray(d["counts"].copy_to_host().T)
         gaps = d["gaps"].copy_to_host()
-    t = np.arange(n_records) * (record_every * dt_eff)
+    t = _record_times(n_steps, record_every, dt_eff, t_end)
     diagnostics = {
         "steps": n_steps, "accepted": int(counts[:, 0].sum()), "rejected": int(counts[:, 1].sum()),
         "implicit_pair_steps": int(counts[:, 4].sum()), "smallest_gap": float(gaps.min()),

@@ -113,6 +113,16 @@ def deterministic():
                 "scale": float(np.max(np.abs(tc.x))), "t_equal": bool(np.array_equal(tg.t, tc.t)),
                 "gpu": {"accepted": tg.diagnostics["accepted"]}, "cpu": {"accepted": tc.diagnostics["accepted"]},
                 "moved": float(np.max(np.abs(tc.x[:, -1] - tc.x[:, 0])))})
+    # record_every = 3 does not divide the 20 steps: records at 0, 3, ..., 18 and a last one at t_end.
+    gas = frozen(cg.CoulombGas.gaussian(5, beta=2.0))
+    kw = dict(x0=[-3.0, -0.1, -0.09, 0.2, 4.0], replicas=2, record_every=3, scheme="adaptive-heun", seed=1)
+    tg, tc = gpu.simulate_cuda(gas, 1.0, 0.05, **kw), cg.simulate(gas, 1.0, 0.05, **kw)
+    res.append({"case": "remainder", "scheme": "adaptive-heun", "max_abs": float(np.max(np.abs(tg.x - tc.x))),
+                "scale": float(np.max(np.abs(tc.x))), "t_equal": bool(np.array_equal(tg.t, tc.t)),
+                "t": tg.t.tolist(), "shape": list(tg.x.shape),
+                "gpu": {k: tg.diagnostics[k] for k in ("accepted", "rejected", "implicit_pair_steps")},
+                "cpu": {k: tc.diagnostics[k] for k in ("accepted", "rejected", "implicit_pair_steps")},
+                "moved": float(np.max(np.abs(tc.x[:, -1] - tc.x[:, 0])))})
     return res
 
 @check
@@ -288,7 +298,8 @@ def test_force_matches_cpu_direct_sum(sim):
 
 def test_sde_zero_noise_matches_cpu_integrator(sim):
     rows = _result(sim, "deterministic")
-    assert {r["case"] for r in rows} == {"gaussian", "quartic", "laguerre", "implicit", "sgd_unequal_g", "em"}
+    assert {r["case"] for r in rows} == {"gaussian", "quartic", "laguerre", "implicit", "sgd_unequal_g", "em",
+                                         "remainder"}
     for r in rows:
         assert r["t_equal"]
         assert r["moved"] > 1e-2, r  # the comparison is not of a fixed point
@@ -296,6 +307,10 @@ def test_sde_zero_noise_matches_cpu_integrator(sim):
         assert r["gpu"] == r["cpu"], r  # same accepted/rejected/implicit step counts
     assert any(r["cpu"].get("rejected", 0) > 0 for r in rows)  # step control exercised
     assert any(r["cpu"].get("implicit_pair_steps", 0) > 0 for r in rows)  # and the implicit pair step
+    # A record_every that does not divide the steps: the GPU run goes on to t_end like the CPU's.
+    rem = next(r for r in rows if r["case"] == "remainder")
+    np.testing.assert_allclose(rem["t"], [0.0, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.0], rtol=1e-12)
+    assert rem["t"][-1] == 1.0 and rem["shape"] == [2, 8, 5]
 
 
 def test_euler_maruyama_crossing_is_reported(sim):
@@ -467,6 +482,9 @@ def test_bad_input(fake_gpu):
         gpu.simulate_cuda(gas, 1.0, 0.0)
     with pytest.raises(ValueError, match="`scheme`"):
         gpu.simulate_cuda(gas, 1.0, 0.1, scheme="rk4")
+    for name in ("imex-euler", "imex-heun"):  # no CUDA kernel: refused clearly, not run as something else
+        with pytest.raises(ValueError, match="`scheme` '" + name + "' has no CUDA kernel"):
+            gpu.simulate_cuda(gas, 1.0, 0.1, scheme=name)
     with pytest.raises(ValueError, match="`x0` must have shape"):
         gpu.simulate_cuda(gas, 1.0, 0.1, x0=[0.0, 1.0])
     with pytest.raises(ValueError, match="`x0` must be strictly increasing"):
