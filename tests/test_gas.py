@@ -68,6 +68,46 @@ def test_laguerre_zeros_match_numpy(n, alpha):
     assert np.max(np.abs(lhs - rhs)) / np.max(np.abs(rhs)) < 1e-11
 
 
+@pytest.mark.parametrize("n, alpha", [(_zeros.LAGUERRE_JACOBI_MAX + 1, 0.0), (300, -0.99), (1000, -0.5),
+                                      (2000, 7.0), (2000, 500.0), (1000, 5000.0)])
+def test_laguerre_marching_matches_the_jacobi_matrix(n, alpha):
+    # dpteqr (Cholesky + dqds) is LAPACK's relatively accurate tridiagonal solver; it is
+    # still off by ~ε·n relative at the hard edge, where the marching is not (next test).
+    from scipy.linalg import lapack
+
+    k = np.arange(n, dtype=np.float64)
+    w, _, _, info = lapack.dpteqr(2 * k + alpha + 1, np.sqrt(k[1:] * (k[1:] + alpha)), np.zeros((1, 1)),
+                                  compute_z=0)
+    assert info == 0
+    z = _zeros.laguerre_zeros(n, alpha)
+    np.testing.assert_allclose(z, w[::-1], rtol=1e-10)
+    assert np.all(np.diff(z) > 0)
+
+
+def test_laguerre_smallest_zeros_are_relatively_exact():
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 40
+    n, alpha = 3000, 0.3
+    z = _zeros.laguerre_zeros(n, alpha)
+    for i in (0, 1, 5, n - 1):
+        x = mp.mpf(z[i])
+        newton = mp.laguerre(n, alpha, x) / -mp.laguerre(n - 1, alpha + 1, x)  # L/L' (exact step)
+        assert abs(float(newton / x)) < 1e-14
+
+
+@pytest.mark.parametrize("alpha", [0.0, 2.0 * 10**5])
+def test_laguerre_zeros_at_large_n_are_the_stieltjes_equilibrium(alpha):
+    n = 200_000
+    z = _zeros.laguerre_zeros(n, alpha)
+    assert np.all(np.diff(z) > 0) and z[0] > 0
+    lhs = coulomb_force(z, tol=1e-13)
+    rhs = 0.5 - (alpha + 1.0) / (2.0 * z)
+    assert np.max(np.abs(lhs - rhs)) / np.max(np.abs(rhs)) < 1e-9
+    # Soft edge of the Marchenko–Pastur law: (√(n+α) + √n)², up to O(n^(1/3)).
+    edge = (math.sqrt(n + alpha + 1) + math.sqrt(n)) ** 2
+    assert abs(z[-1] - edge) < 10 * edge ** (1 / 3)
+
+
 # ---------------------------------------------------------------- ground states
 
 def _old_minimum_and_curvature(params):
@@ -118,9 +158,10 @@ def test_ground_state_sgd_form_is_the_scaled_equilibrium():
     assert np.max(np.abs(gas.drift(x))) < 1e-12 * scale
 
 
-@pytest.mark.parametrize("a, scale", [(1.5, 2.0), (0.1, 1.0), (5.0, 0.3)])
-def test_ground_state_laguerre_is_the_exact_equilibrium(a, scale):
-    gas = cg.CoulombGas.dyson(P.Laguerre(a=a, scale=scale), 60)
+@pytest.mark.parametrize("a, scale, n", [(1.5, 2.0, 60), (0.1, 1.0, 60), (5.0, 0.3, 60), (1.5, 2.0, 500),
+                                         (300.0, 1.0, 2000)])
+def test_ground_state_laguerre_is_the_exact_equilibrium(a, scale, n):
+    gas = cg.CoulombGas.dyson(P.Laguerre(a=a, scale=scale), n)
     x = gas.ground_state()
     assert x[0] > 0 and np.all(np.diff(x) > 0)
     force = gas.coulomb_scale * gas.force(x)
