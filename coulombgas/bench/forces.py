@@ -209,6 +209,16 @@ def bench_forces(sizes=(1000, 4000), repeats=7, fast_sizes=(10**5, 10**6),
             rows.append(dict(config=config, n=n, method="fast", median_s=t, pairs_per_s=n * (n - 1) / t,
                              vs_numpy=None, max_error=err, rel_error=rel, checked_points=int(targets.size)))
 
+    # The public call with its defaults (validation, ascending check, coincidence check,
+    # method="auto") beside the kernel rows above: the gap between them is the set-up cost.
+    for n in tuple(sizes) + tuple(fast_sizes):
+        x = _semicircle(n, rng)
+        reps = repeats if n <= 10**5 else 3
+        _, t = _timed(lambda: forces.coulomb_force(x), reps)
+        rows.append(dict(config="semicircle", n=n, method="coulomb_force() whole call", median_s=t,
+                         pairs_per_s=n * (n - 1) / t, vs_numpy=None, max_error=None, rel_error=None))
+    peak = _peak_memory(max(tuple(sizes) + tuple(fast_sizes)))
+
     race = []
     crossover = None
     for n in crossover_sizes:
@@ -229,9 +239,41 @@ def bench_forces(sizes=(1000, 4000), repeats=7, fast_sizes=(10**5, 10**6),
         repeats=repeats,
         first_call_s=first_call,
         rows=rows,
+        peak_memory=peak,
         crossover=dict(measured=race, first_n_where_fast_wins=crossover,
                        module_constant=forces.FAST_CROSSOVER),
     )
+
+
+_PEAK_SCRIPT = """
+import sys
+import numpy as np
+def hwm():  # VmHWM: this process's peak resident set (Linux)
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+from coulombgas.forces import coulomb_force
+n = int(sys.argv[1])
+x = np.sqrt(2.0 * n) * np.sin(np.pi * (np.arange(n) + 0.5 - n / 2) / n)
+coulomb_force(x[:64])
+base = hwm()
+coulomb_force(x)
+print(base, hwm())
+"""
+
+
+def _peak_memory(n):
+    """Peak resident memory of one ``coulomb_force`` call at n points, in a fresh interpreter (MiB)."""
+    import subprocess
+    import sys
+
+    try:
+        out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(n)], capture_output=True, text=True,
+                             timeout=600, check=True).stdout.split()
+        base, peak = int(out[-2]), int(out[-1])
+        return {"n": n, "peak_rss_mib": peak / 1024, "before_call_mib": base / 1024,
+                "call_mib": (peak - base) / 1024, "input_mib": 8 * n / 2**20}
+    except Exception as exc:  # noqa: BLE001 - a failed measurement is reported, not raised
+        return {"n": n, "status": f"failed: {type(exc).__name__}: {exc}"}
 
 
 def _fmt(value, spec):
@@ -265,6 +307,12 @@ def format_table(result) -> str:
     c = result["crossover"]
     lines.append(f"  fast first wins at n = {c['first_n_where_fast_wins']}; "
                  f"FAST_CROSSOVER = {c['module_constant']}")
+    p = result.get("peak_memory")
+    if p:
+        lines.append(f"peak memory of coulomb_force at n = {p['n']}: " + (
+            p["status"] if "status" in p else
+            f"{p['peak_rss_mib']:.0f} MiB (before the call {p['before_call_mib']:.0f} MiB; the call "
+            f"{p['call_mib']:.0f} MiB for {p['input_mib']:.0f} MiB of input)"))
     lines.append("first call (compile or cache load): " + ", ".join(
         f"{k} {v:.2f} s" for k, v in result["first_call_s"].items()))
     return "\n".join(lines)
