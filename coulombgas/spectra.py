@@ -35,7 +35,8 @@ import numpy as np
 import scipy.optimize
 import scipy.stats
 
-from . import _rng, _validate
+from . import _rng
+from . import _strict as _validate
 
 __all__ = [
     "spacings", "normalized_spacings", "gap_ratios", "unfold", "number_variance",
@@ -80,12 +81,15 @@ def _finite(name: str, value, **kwargs) -> np.ndarray:
 
 
 def _spectrum(name: str, value, **kwargs) -> np.ndarray:
-    """:func:`_validate.spectrum` that refuses booleans (and other non-real arrays)."""
+    """:func:`_validate.spectrum` that refuses booleans (and other non-real arrays) and zero spectra."""
     try:
         _numeric(name, value)
     except ValueError:
         pass
-    return _validate.spectrum(name, value, **kwargs)
+    arr = _validate.spectrum(name, value, **kwargs)
+    if arr.size == 0:
+        raise ValueError(f"`{name}` must hold at least one spectrum, got shape {arr.shape}")
+    return arr
 
 
 def _law(law, *methods: str):
@@ -768,7 +772,9 @@ def goodness_of_fit(data, law, method: str = "ks") -> GoodnessOfFit:
     Returns
     -------
     GoodnessOfFit
-        ``statistic``, ``pvalue`` in [0, 1], ``method``, ``n`` (samples).
+        ``statistic``, ``pvalue`` in [0, 1], ``method``, ``n`` (samples). For
+        ``"ad"``, a sample where the law's cdf is exactly 0 or 1 (no mass there in
+        floating point) gives ``statistic = inf`` and ``pvalue = 0``: a certain rejection.
 
     Raises
     ------
@@ -823,7 +829,14 @@ class Jackknife:
 def _jackknife_from(estimate: np.ndarray, replicates: np.ndarray) -> Jackknife:
     m = replicates.shape[0]
     dev = (replicates - replicates.mean(axis=0)).reshape(m, -1)
-    cov = (m - 1) / m * dev.T @ dev
+    # Products in units of the largest deviation (squares of 1e155 overflow); a covariance
+    # that is itself beyond the float range is refused.
+    scale = float(np.abs(dev).max()) or 1.0
+    with np.errstate(over="ignore"):
+        cov = (m - 1) / m * ((dev / scale).T @ (dev / scale)) * scale * scale
+    if not np.all(np.isfinite(cov)):
+        raise ValueError("`statistic`'s values spread over more than ~1e154 between runs: their variance "
+                         "overflows a float; rescale the data")
     shape = estimate.shape
     return Jackknife(
         estimate=estimate,

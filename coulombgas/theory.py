@@ -28,7 +28,7 @@ import numpy as np
 from numpy.polynomial import Chebyshev
 from scipy import fft, special, stats
 
-from . import _validate
+from . import _strict as _validate
 
 __all__ = [
     "wigner_surmise", "spacing", "poisson_spacing", "gap_ratio",
@@ -675,7 +675,8 @@ class _TwoModeDensityGen(stats.rv_continuous):
                 np.log(2.0 * T * T) + h1 + h2 - np.log(a1) - np.log(a2),
                 log_ax + np.log(np.abs(special.erf(xs / (_SQRT2 * a1)))) + h2 - np.log(a2),
                 log_ax + np.log(np.abs(special.erf(xs / (_SQRT2 * a2)))) + h1 - np.log(a1)))
-            return special.logsumexp(terms, axis=0) - np.log(4.0 * _SQRT2PI * T * m)
+            out = special.logsumexp(terms, axis=0) - np.log(4.0 * _SQRT2PI * T * m)
+        return np.where(np.isinf(xs), -np.inf, out)  # ρ(±∞) = 0 (the terms give ∞ − ∞ there)
 
     def _pdf(self, x, sigma1, sigma2):
         return np.exp(self._logpdf(x, sigma1, sigma2))
@@ -754,7 +755,8 @@ def two_mode_density(sigma1, sigma2, loc=0.0):
     sigma1, sigma2 : float in [1e-150, 1e150]
         Widths of the two quadratic wells.
     loc : float, optional
-        Centre κ (finite real), default 0.
+        Centre κ, default 0; |loc| <= 1e12·max(σ₁, σ₂) (farther, the widths are below the
+        float resolution at loc).
 
     Returns
     -------
@@ -781,6 +783,9 @@ def two_mode_density(sigma1, sigma2, loc=0.0):
     sigma1 = _scale("sigma1", sigma1)
     sigma2 = _scale("sigma2", sigma2)
     loc = _validate.real("loc", loc)
+    if abs(loc) > 1e12 * max(sigma1, sigma2):  # the widths would vanish in loc's float resolution
+        raise ValueError(f"`loc` must satisfy |loc| <= 1e12 x max(`sigma1`, `sigma2`) = "
+                         f"{1e12 * max(sigma1, sigma2):g}, got {loc:g}")
     return _Law(_two_mode_density, sigma1, sigma2, loc=loc,
                 label=f"two_mode_density(sigma1={sigma1:g}, sigma2={sigma2:g}, loc={loc:g})")
 
