@@ -328,6 +328,28 @@ class CoulombGas:
                 d[k] = np.asarray(d[k]).tolist()
         return d
 
+    def summary(self) -> dict:
+        """A small JSON-ready description for reports, O(1) in size whatever n (one schema per field).
+
+        Scalars as numbers (``lr``, ``batch_size``, ``temperature``: null in the
+        Dyson form); the per-mode arrays ``weights``, ``noise`` (and ``g``, null in
+        the Dyson form) as ``{"min", "median", "max"}``; the potential as
+        ``{"type", "per_mode"}``. :meth:`to_dict` is the exact, round-trip form
+        (O(n) numbers).
+        """
+        def stats(a):
+            return None if a is None else {"min": float(np.min(a)), "median": float(np.median(a)),
+                                           "max": float(np.max(a))}
+
+        params = self.potential.kernel_data(self.n)[1]
+        return {"n": self.n, "beta": self.beta, "convention": self.convention,
+                "drift_scale": self.drift_scale, "coulomb_scale": self.coulomb_scale,
+                "lr": self.lr, "batch_size": self.batch_size, "temperature": self.temperature,
+                "stationary_is_exact": self.stationary_is_exact,
+                "potential": {"type": type(self.potential).__name__,
+                              "per_mode": bool(not np.all(params == params[0]))},
+                "weights": stats(self.weights), "noise": stats(self.noise), "g": stats(self.g)}
+
     @classmethod
     def from_dict(cls, d: dict) -> "CoulombGas":
         d = dict(d)

@@ -204,7 +204,7 @@ class Samples:
         One schema per field, whatever the method or size:
 
         * ``method``, ``n``, ``n_samples``, ``chains``: str / int;
-        * ``seed``: as in :attr:`seed`;
+        * ``seed``: as in :attr:`seed`; ``gas``: :meth:`CoulombGas.summary` (O(1) in n);
         * ``diagnostics``: each scalar diagnostic as a number (``null`` when
           not finite, e.g. R̂ of a short chain) or a string; each array
           diagnostic (``inverse_metric``, ``step_size``, ``autocorr_time``, …)
@@ -231,7 +231,7 @@ class Samples:
             else:  # e.g. the exact model's dict: already small and JSON-ready
                 diag[key] = json.loads(json.dumps(value, default=_jsonable))
         return {"method": self.method, "n": int(self.gas.n), "n_samples": int(self.n_samples),
-                "chains": int(self.chains), "seed": self.seed, "diagnostics": diag}
+                "chains": int(self.chains), "seed": self.seed, "gas": self.gas.summary(), "diagnostics": diag}
 
     def save(self, path) -> None:
         """Write to a ``.npz`` file (arrays) with JSON metadata; :meth:`load` round-trips it exactly."""

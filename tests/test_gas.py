@@ -274,3 +274,19 @@ def test_beta_out_of_range_is_refused_naming_beta(beta):
 def test_ground_state_needs_a_gas():
     with pytest.raises(TypeError, match="`gas`"):
         ground_state("gas")
+
+
+def test_summary_is_small_and_has_one_schema_per_field():
+    import json
+
+    dyson = cg.CoulombGas.gaussian(10**5).summary()
+    sgd = cg.CoulombGas.from_sgd(P.Quadratic(np.linspace(-1, 1, 1000)), np.linspace(0.5, 2.0, 1000), lr=0.1,
+                                 batch_size=4).summary()
+    for s in (dyson, sgd):
+        assert len(json.dumps(s, allow_nan=False)) < 1000
+        assert set(s["weights"]) == {"min", "median", "max"}
+    assert dyson["g"] is None and dyson["lr"] is None and dyson["potential"] == {"type": "Polynomial",
+                                                                                  "per_mode": False}
+    assert sgd["g"] == {"min": 0.5, "median": 1.25, "max": 2.0}
+    assert sgd["potential"]["per_mode"] and not sgd["stationary_is_exact"]
+    assert sgd["temperature"] == pytest.approx(0.1 / 4)
