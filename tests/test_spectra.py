@@ -474,3 +474,63 @@ def test_stats_helpers_fail_when_they_should():
     with pytest.raises(AssertionError):
         assert_two_sample(rng.normal(size=2000), rng.normal(0.2, 1.0, 2000))
     assert_two_sample(rng.normal(size=2000), rng.normal(size=2000))
+
+
+# --------------------------------------------------------------------------- issue 18: bad input
+
+def test_fit_through_origin_tiny_errors_scale_free():
+    """yerr = 1e-200 (1/σ² = 1e400 overflows) gives the slope and error of yerr = 1, scaled."""
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0])
+    a = spectra.fit_through_origin(x, y, 1e-200)
+    b = spectra.fit_through_origin(x, y, 1.0)
+    assert a.slope == 2.0 and a.error == pytest.approx(b.error * 1e-200, rel=1e-14)
+    c = spectra.fit_through_origin(x, [2.0, 4.1, 5.9], [0.1, 0.2, 0.1])  # unchanged at ordinary scales
+    w = np.array([100.0, 25.0, 100.0])
+    assert c.slope == pytest.approx(np.sum(w * x * [2.0, 4.1, 5.9]) / np.sum(w * x * x), rel=1e-14)
+    with pytest.raises(ValueError, match="`yerr`"):  # chi² = (0.1/1e-200)² is beyond the float range
+        spectra.fit_through_origin(x, [2.0, 4.1, 5.9], 1e-200)
+
+
+def test_histogram_rule_bin_count_matches_numpy_and_refuses_outliers(monkeypatch):
+    from coulombgas.spectra import _rule_bins
+
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal(5000)
+    for rule in ("fd", "auto"):
+        assert _rule_bins(data, rule, None) == np.histogram_bin_edges(data, rule).size - 1
+        assert _rule_bins(data, rule, (-1.0, 2.0)) == np.histogram_bin_edges(data, rule, (-1.0, 2.0)).size - 1
+    monkeypatch.setenv("COULOMBGAS_MAX_MEMORY", str(2**30))
+    with pytest.raises(ValueError, match=r"`bins` \(rule 'fd' gives \d.\d+e\+09 bins"):
+        spectra.histogram(np.r_[rng.standard_normal(999), 1e9])
+
+
+@pytest.mark.parametrize("call,name,error", [
+    (lambda: spectra.spacings(np.array([True, False, True])), "x", TypeError),
+    (lambda: spectra.spacings([0.0, 1.0], sort="no"), "sort", TypeError),
+    (lambda: spectra.normalized_spacings([0.0, 1.0], separate="yes"), "separate", TypeError),
+    (lambda: spectra.gap_ratios([0.0, 1.0, 3.0], sort=1), "sort", TypeError),
+    (lambda: spectra.normalized_spacings([-1.7e308, 1.7e308]), "x", ValueError),
+    (lambda: spectra.spacings(np.zeros((0, 3))), "x", ValueError),
+    (lambda: spectra.number_variance(np.arange(100.0), [1.0], bulk=(200.0, 300.0)), "bulk", ValueError),
+    (lambda: spectra.unfold(np.arange(10.0), bandwidth=1e-300), "bandwidth", ValueError),
+    (lambda: spectra.unfold(np.arange(10.0), bandwidth=1e301), "bandwidth", ValueError),
+    (lambda: spectra.jackknife(np.mean, [[1e300], [-1e300], [0.0]]), "statistic", ValueError),
+    (lambda: spectra.fit_through_origin([1.0, 2.0], [2.0, 4.0], [True, True]), "yerr", TypeError),
+])
+def test_bad_input_named(call, name, error):
+    with pytest.raises(error, match=f"`{name}`"):
+        call()
+
+
+def test_unfold_wide_bandwidth_is_smooth_and_monotone():
+    """bandwidth >> span used to fail ("fp and xp are not of the same length"): the kernel is cut at
+    the grid; the result is the smoothed staircase, monotone, centred on n/2 at the centre."""
+    x = np.arange(10.0)
+    xi = spectra.unfold(x, bandwidth=1e3)
+    assert np.all(np.diff(xi) > 0) and xi[4] < 5.0 < xi[5]
+    assert np.all(np.isfinite(spectra.unfold(x, bandwidth=1e300)))
+
+
+def test_normalized_spacings_near_the_float_limit():
+    s = spectra.normalized_spacings([-1e308, 0.0, 1e308])
+    np.testing.assert_array_equal(s, [1.0, 1.0])

@@ -442,3 +442,77 @@ def test_message_lists_allowed_values():
 def test_numpy_and_float_betas_are_accepted():
     assert repr(theory.spacing(np.int64(2))) == "spacing(beta=2)"
     assert repr(theory.wigner_surmise(4.0)) == "wigner_surmise(beta=4)"
+
+
+# --------------------------------------------------------------------------- issue 18: extreme scales
+
+@pytest.mark.parametrize("s1,s2", [(0.7, 1.9), (1e-150, 1.0), (1e-150, 1e-10), (1e140, 1e150), (3e149, 1e150)])
+def test_two_mode_density_at_extreme_scales_is_the_scaled_law(s1, s2):
+    """ρ(x; σ₁, σ₂) = ρ(x/m; σ₁/m, σ₂/m)/m, m = max σ: checked against the direct formula at unit scale."""
+    m = max(s1, s2)
+    a1, a2 = s1 / m, s2 / m
+    u = np.array([0.0, 0.3, 1.0, 2.5, 7.0]) * max(a1, 1e-3)
+    v1, v2 = a1 * a1, a2 * a2
+    e1, e2 = np.exp(-0.5 * u * u / v1), np.exp(-0.5 * u * u / v2)
+    direct = (2 * (v1 + v2) * e1 * e2 + math.sqrt(2 * math.pi) * u
+              * (a1 * special.erf(u / (math.sqrt(2) * a1)) * e2 + a2 * special.erf(u / (math.sqrt(2) * a2)) * e1)
+              ) / (4 * math.sqrt(2 * math.pi) * a1 * a2 * math.sqrt(v1 + v2))
+    law = theory.two_mode_density(s1, s2)
+    np.testing.assert_allclose(law.pdf(u * m) * m, direct, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(law.var(), m * m * (v1 * v1 + v1 * v2 + v2 * v2) / (v1 + v2), rtol=1e-13)
+    assert np.all(np.isfinite(law.ppf([1e-6, 0.5, 1 - 1e-6])))
+
+
+def test_two_mode_density_far_tail_in_log_space():
+    """logpdf at |x| = 50σ is the exact leading term, not −inf; pdf(±inf) = 0."""
+    law = theory.two_mode_density(1.0, 1.0)
+    # σ₁ = σ₂ = 1: ρ = e^{−x²/2}/(4√π)[2e^{−x²/2} + √(2π) x erf(x/√2)], x erf → 50 at x = 50.
+    expected = -1250.0 + math.log(math.sqrt(2 * math.pi) * 50.0 / (4 * math.sqrt(math.pi)))
+    assert law.logpdf(50.0) == pytest.approx(expected, rel=1e-14)
+    assert law.logpdf(-50.0) == pytest.approx(expected, rel=1e-14)
+    assert law.pdf(np.inf) == 0.0 and law.pdf(-np.inf) == 0.0
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: theory.semicircle(1e-320), "radius"), (lambda: theory.semicircle(1e300), "radius"),
+    (lambda: theory.two_mode_spacing(1e-320, 1.0), "sigma1"),
+    (lambda: theory.two_mode_density(1.0, 1e200), "sigma2"),
+    (lambda: theory.two_mode_density(1.0, 1.0, loc=1e200), "loc"),
+    (lambda: theory.marchenko_pastur(1e300), "ratio"), (lambda: theory.marchenko_pastur(0.5, 1e200), "sigma"),
+    (lambda: theory.semicircle(10**400), "radius"),
+])
+def test_scales_outside_the_float_range_are_refused(call, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        call()
+
+
+@pytest.mark.parametrize("ratio", [1e-12, 0.3, 1.0, 7.0, 1e12])
+def test_marchenko_pastur_moments_in_closed_form(ratio):
+    """Mean, variance, skewness, excess kurtosis against the Narayana raw moments (exact rationals at
+    moderate λ; at the range's ends the closed forms √r and r − 1 are the only accurate ones)."""
+    law = theory.marchenko_pastur(ratio, sigma=2.0)
+    r, f = min(ratio, 1 / ratio), max(ratio, 1.0)
+    m, v, s, k = (float(a) for a in law.stats("mvsk"))
+    assert m == pytest.approx(4.0 * f, rel=1e-14) and v == pytest.approx(16.0 * f * f * r, rel=1e-13)
+    assert s == pytest.approx(math.sqrt(r), rel=1e-13) and k == pytest.approx(r - 1.0, rel=1e-12, abs=1e-15)
+    if 1e-3 < ratio < 1e3:  # raw Narayana moments: 1, 1+r, 1+3r+r², 1+6r+6r²+r³ (unit σ, λ <= 1 form)
+        m1, m2, m3, m4 = 1, 1 + r, 1 + 3 * r + r * r, 1 + 6 * r + 6 * r * r + r**3
+        mu2, mu3, mu4 = m2 - m1**2, m3 - 3 * m2 * m1 + 2 * m1**3, m4 - 4 * m3 * m1 + 6 * m2 * m1**2 - 3 * m1**4
+        assert s == pytest.approx(mu3 / mu2**1.5, rel=1e-9) and k == pytest.approx(mu4 / mu2**2 - 3, abs=1e-9)
+
+
+@pytest.mark.parametrize("size,error", [(-1, ValueError), ((2, -1), ValueError), (2.5, TypeError),
+                                        (True, TypeError), ("3", TypeError), (10**12, ValueError)])
+def test_rvs_size_checked_before_drawing(size, error, monkeypatch):
+    monkeypatch.setenv("COULOMBGAS_MAX_MEMORY", str(2**30))
+    with pytest.raises(error, match="`size`"):
+        theory.two_mode_density(1.0, 2.0).rvs(size=size)
+
+
+def test_rvs_random_state_checked():
+    with pytest.raises(TypeError, match="`random_state`"):
+        theory.semicircle(1.0).rvs(3, random_state="x")
+    with pytest.raises(ValueError, match="`random_state`"):
+        theory.semicircle(1.0).rvs(3, random_state=-1)
+    a = theory.semicircle(1.0).rvs((2, 3), random_state=5)
+    assert a.shape == (2, 3) and np.array_equal(a, theory.semicircle(1.0).rvs((2, 3), random_state=5))
