@@ -333,7 +333,8 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
         See :data:`METHODS`. ``"auto"`` = ``"tridiagonal"`` when it is exact for
         ``gas``, else ``"hmc"``. ``"metropolis"`` is an alias of ``"mh"``.
     chains : int, >= 1
-        Independent Markov chains, run in parallel (ignored by exact methods).
+        Independent Markov chains, run in parallel (ignored by exact methods, but
+        a value whose chain states would not fit in memory is refused by all).
     warmup : int, >= 0, optional
         Tuning iterations per chain, discarded (HMC transitions or MH sweeps).
         Default 1000.
@@ -485,6 +486,9 @@ MIN_DRAWS_PER_CHAIN = 2
 
 def _check_size(n, n_samples, chains, warmup, thin, name, metric):
     """Refuse requests that cannot finish or cannot fit, before any work (sizes already validated)."""
+    # Each chain's state (start, coordinates, gradient, momentum, step sizes): refused even where
+    # an exact method would ignore `chains`, so chains=10**12 is never quietly accepted.
+    v.fits_in_memory(f"`chains` × `n` = {chains} × {n}", 8.0 * 8.0 * chains * n)
     if name == "tridiagonal":
         # Draws (diagonal, off-diagonal), the eigenvalues and the sorted copy: ~5 arrays of n_samples × n.
         v.fits_in_memory(f"`n_samples` × `n` = {n_samples} × {n}", 5.0 * 8.0 * n_samples * n)

@@ -435,6 +435,7 @@ def test_summary_keeps_arrays_out_of_json_with_one_schema_per_field(tmp_path):
     (dict(n_samples=10, method="hmc", warmup=10**12), "warmup"),
     (dict(n_samples=10**12, method="hmc"), "n_samples"),
     (dict(n_samples=10**10, method="hmc", chains=10**9), "chains"),
+    (dict(n_samples=10, chains=10**12), "chains"),  # exact method: chains unused, still refused
     (dict(n_samples=10**13), "n_samples"),
     (dict(n_samples=10**9, method="mh", chains=1), "n_samples"),
 ])
