@@ -406,17 +406,6 @@ def _imex_step(x, y, z, b0, b1, dw, h, kind, params, lower, a, c, w, s, heun, fo
 
 
 @njit
-def _close(x, k, h, sig, s, lower, omega):
-    """Is gap k (k = −1: the distance to a log wall) within the Bessel range, gap² < K h σ_r²?"""
-    if k < 0:
-        return omega > 0.0 and (x[0] - lower) ** 2 < _EXACT_PAIR_GAP2 * h * 2.0 * omega
-    if k >= x.shape[0] - 1:
-        return False
-    gk = x[k + 1] - x[k]
-    return gk * gk < _EXACT_PAIR_GAP2 * h * (s[k] * s[k] + s[k + 1] * s[k + 1])
-
-
-@njit
 def _exact_pairs(x, y, b, dw, h, sig, s, w, lower, omega, gen):
     """Replace the implicit step's gap of each isolated close pair by its exact Bessel transition.
 
@@ -444,12 +433,23 @@ def _exact_pairs(x, y, b, dw, h, sig, s, w, lower, omega, gen):
     strictly inside its neighbours (otherwise the implicit result is kept).
     """
     n = x.shape[0]
+    if n < 2:
+        return
+    thr = _EXACT_PAIR_GAP2 * h
+    # One pass with the closeness (gap² < K h σ_r²) of gaps k − 1, k, k + 1 rolling along;
+    # "gap −1" is the distance to a log wall, measured against its own scale 2ω.
+    prev = omega > 0.0 and (x[0] - lower) ** 2 < thr * 2.0 * omega
+    g0 = x[1] - x[0]
+    cur = g0 * g0 < thr * (s[0] * s[0] + s[1] * s[1])
     for k in range(n - 1):
-        if s[k] != s[k + 1] or w[k] != w[k + 1] or not (s[k] > 0.0) or not _close(x, k, h, sig, s, lower, omega):
-            continue
-        if _close(x, k - 1, h, sig, s, lower, omega) or _close(x, k + 1, h, sig, s, lower, omega):
-            continue
-        if k == 0 and _close(x, -1, h, sig, s, lower, omega):
+        nxt = False
+        if k + 2 < n:
+            g1 = x[k + 2] - x[k + 1]
+            nxt = g1 * g1 < thr * (s[k + 1] * s[k + 1] + s[k + 2] * s[k + 2])
+        isolated = cur and not prev and not nxt
+        prev = cur
+        cur = nxt
+        if not isolated or s[k] != s[k + 1] or w[k] != w[k + 1] or not (s[k] > 0.0):
             continue
         r0 = x[k + 1] - x[k]
         var = 2.0 * s[k] * s[k]  # σ_r²
