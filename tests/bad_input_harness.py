@@ -204,6 +204,8 @@ def finite(v, depth: int = 0) -> bool:
         return bool(np.all(np.isfinite(vals)) and var > 0 and q[0] < q[2])
     if isinstance(v, np.ndarray):
         return v.dtype.kind not in "fc" or bool(np.all(np.isfinite(v)))
+    if isinstance(v, numbers.Integral):
+        return True
     if isinstance(v, numbers.Number):
         return bool(np.isfinite(v))
     if isinstance(v, dict):

@@ -244,7 +244,7 @@ MODELS = {
                                      ["n", "batch_size", "models", "steps", "record_every", "epoch_batches",
                                       "z_seed"]),
     "gaussian_rbm": (tr.gaussian_rbm, ["lr", "mu2", "sigma_h", "m2", "init_std", "divergence_loss"],
-                     ["n", "n_hidden", "batch_size", "gibbs_steps", "models", "steps", "record_every"]),
+                     ["n", "n_hidden", "batch_size", "models", "steps", "record_every"]),
     "phase_network": (tr.phase_network, ["lr", "sigma_w", "divergence_loss"],
                       ["batch_size", "models", "steps", "record_every", "n_in", "n_mid", "n_hidden",
                        "epoch_batches"]),
