@@ -25,7 +25,10 @@ def real(name: str, value) -> float:
     """A finite real scalar."""
     if not _is_real_scalar(value):
         raise TypeError(f"`{name}` must be a real number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int such as 10**400: no float holds it
+        raise ValueError(f"`{name}` must be a finite real number, got an int too large for a float") from None
     if not np.isfinite(value):
         raise ValueError(f"`{name}` must be finite, got {value}")
     return value
@@ -75,6 +78,8 @@ def finite_array(name: str, value, *, ndim: int | None = None, min_size: int = 0
     """A float64 array with only finite entries (and optionally a fixed ``ndim``)."""
     try:
         arr = np.asarray(value, dtype=np.float64)
+    except OverflowError:
+        raise ValueError(f"`{name}` must hold finite real numbers, got an int too large for a float") from None
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must be an array of real numbers") from None
     if ndim is not None and arr.ndim != ndim:

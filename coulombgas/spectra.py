@@ -36,7 +36,7 @@ import scipy.optimize
 import scipy.stats
 
 from . import _rng
-from . import _strict as _validate
+from . import _validate
 
 __all__ = [
     "spacings", "normalized_spacings", "gap_ratios", "unfold", "number_variance",

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.polynomial import Chebyshev
 from scipy import fft, special, stats
 
-from . import _strict as _validate
+from . import _validate
 
 __all__ = [
     "wigner_surmise", "spacing", "poisson_spacing", "gap_ratio",

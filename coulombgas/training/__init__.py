@@ -43,7 +43,7 @@ MODELS = {
 def get_model(name: str):
     """The training function of a model given by its command-line name (see ``MODELS``)."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+        raise ValueError(f"unknown model {name!r}: `model` must be one of {', '.join(MODELS)}")
     return getattr(importlib.import_module(__name__), MODELS[name][0])
 
 

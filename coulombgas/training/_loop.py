@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from .. import _rng
-from .. import _strict as v
+from .. import _validate as v
 from .harvest import Harvest, spectra_of
 
 __all__ = ["check_common", "check_run_options", "check_footprint", "run_ensemble", "record_steps",

@@ -60,7 +60,7 @@ import warnings
 import numpy as np
 from numba import prange
 
-from .. import _strict as v
+from .. import _validate as v
 from .. import potentials as pot
 from .._jit import njit
 from ..io import _json_default

@@ -72,7 +72,7 @@ import numpy as np
 from numba import prange
 
 from .. import _rng
-from .. import _strict as v
+from .. import _validate as v
 from .._jit import njit
 from ._loop import check_common, check_footprint, check_run_options, run_ensemble
 from .harvest import coincident_groups

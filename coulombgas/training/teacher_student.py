@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import prange
 
-from .. import _strict as v
+from .. import _validate as v
 from .._jit import njit
 from ._loop import check_footprint, check_run_options, check_common, replay_init, run_ensemble
 

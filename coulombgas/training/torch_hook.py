@@ -71,7 +71,7 @@ import warnings
 import numpy as np
 
 from .. import _rng
-from .. import _strict as v
+from .. import _validate as v
 from .harvest import Harvest
 
 __all__ = ["TorchRecorder"]
