@@ -30,6 +30,11 @@ and interprets their status.
 
 from __future__ import annotations
 
+import functools
+import glob
+import hashlib
+import os
+
 import numba
 
 #: LLVM fast-math flags of the preset: none (module docstring). Kept as a name so that a kernel
@@ -47,3 +52,62 @@ def njit(*args, parallel: bool = False, fastmath=SAFE_FASTMATH, **kwargs):
     if args and callable(args[0]) and len(args) == 1:
         return numba.njit(**options)(args[0])
     return numba.njit(*args, **options)
+
+
+# ------------------------------------------------------------ cache invalidation
+# Numba validates a cached kernel against its *own* source file only, but a kernel
+# compiled here inlines callees from other modules (dynamics calls _implicit, forces,
+# potentials). After an upgrade or an edit of a callee's module, a stale kernel would
+# load and compute with the old code. Kernels of this package are therefore stamped
+# with a digest of every source file of the package: any change recompiles them all.
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+@functools.lru_cache(maxsize=4)
+def _digest(key):
+    h = hashlib.sha256()
+    for path, _, _ in key:
+        h.update(path.encode())
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def package_digest() -> str:
+    """SHA-256 of the package's sources (re-read only when a file's mtime or size changes)."""
+    files = sorted(glob.glob(os.path.join(_PACKAGE, "**", "*.py"), recursive=True))
+    key = []
+    for path in files:
+        st = os.stat(path)
+        key.append((os.path.relpath(path, _PACKAGE), st.st_mtime_ns, st.st_size))
+    return _digest(tuple((os.path.join(_PACKAGE, p), m, s) for p, m, s in key))
+
+
+def _install_package_locators():
+    try:
+        from numba.core import caching
+        bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator)
+        impl = caching.CacheImpl
+    except (ImportError, AttributeError):  # pragma: no cover - a Numba without these hooks
+        return
+    if any(getattr(k, "_coulombgas", False) for k in impl._locator_classes):
+        return
+
+    class _PackageStamp:
+        _coulombgas = True
+
+        def get_source_stamp(self):
+            return package_digest()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not os.path.abspath(py_file).startswith(_PACKAGE + os.sep):
+                return None
+            return super().from_function(py_func, py_file)
+
+    locators = [type(f"Package{b.__name__}", (_PackageStamp, b), {}) for b in bases]
+    impl._locator_classes[:0] = locators
+
+
+_install_package_locators()

@@ -371,12 +371,20 @@ def validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps, models
     kappa = kernel_eigenvalues(n, m2)
     params = {
         "lr": lr, "batch_size": batch_size, "n": n, "n_hidden": v.integer("n_hidden", n_hidden, minimum=1),
-        "mu2": _check_mu2(mu2, kappa), "sigma_h": v.positive("sigma_h", sigma_h), "m2": m2,
+        "mu2": _check_mu2(mu2, kappa), "sigma_h": _check_sigma_h(sigma_h), "m2": m2,
         "gibbs_steps": v.integer("gibbs_steps", gibbs_steps, minimum=1),
         "init_std": v.nonnegative("init_std", init_std),
         "divergence_loss": v.positive("divergence_loss", divergence_loss),
     }
     return params, models, steps, record_every
+
+
+def _check_sigma_h(sigma_h):
+    """σ_h in (0, 1e100]: σ_h² W multiplies every Gibbs draw and must stay a finite float."""
+    sigma_h = v.positive("sigma_h", sigma_h)
+    if sigma_h > 1e100:
+        raise ValueError(f"`sigma_h` must be in (0, 1e100], got {sigma_h:g}")
+    return sigma_h
 
 
 def _target(params):
