@@ -997,6 +997,10 @@ _CPU_ONLY = ("imex-euler", "imex-heun")
 _MAX_STEPS = 2**53
 
 
+# Smallest step a run may take: far above the subnormal range, so 1/h and h·drift stay finite.
+_MIN_STEP = 1e-280
+
+
 def _step_count(t_end, dt):
     """(nominal steps, equal step t_end/steps); refuses a dt so small that the count overflows."""
     if t_end == 0:
@@ -1006,7 +1010,11 @@ def _step_count(t_end, dt):
         raise ValueError(f"`dt` must be >= t_end / 2**53 = {t_end / _MAX_STEPS:.3g} (at most 2**53 steps), "
                          f"got {dt:g}")
     n_steps = max(1, int(math.ceil(ratio - 1e-12)))
-    return n_steps, t_end / n_steps
+    h = t_end / n_steps
+    if h < _MIN_STEP:  # subnormal steps: 1/h overflows in the implicit solve
+        raise ValueError(f"`t_end` and `dt` must give a step >= {_MIN_STEP:g} (got t_end = {t_end:g}, "
+                         f"dt = {dt:g}); use t_end = 0 for no step")
+    return n_steps, h
 
 
 def _record_times(n_steps, record_every, dt, t_end):

@@ -22,6 +22,7 @@ call stops at the first piece of work.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import os
 import re
@@ -378,8 +379,10 @@ def no_work(monkeypatch):
         raise _Reached
 
     for mod in ("teacher_student", "hidden_layer", "rbm", "phase_network"):
-        monkeypatch.setattr(f"coulombgas.training.{mod}.run_ensemble", reached)
-    monkeypatch.setattr("coulombgas.sweep._client", reached)
+        # the package attribute of that name is the model function: patch the module itself
+        module = importlib.import_module(f"coulombgas.training.{mod}")
+        monkeypatch.setattr(module, "run_ensemble", reached)
+    monkeypatch.setattr(importlib.import_module("coulombgas.sweep"), "_client", reached)
     yield
 
 
