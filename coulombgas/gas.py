@@ -48,6 +48,7 @@ from . import _validate as v
 from . import _zeros
 from . import potentials as pot
 from ._jit import njit
+from .forces import _sum_log_dist
 
 __all__ = ["CoulombGas", "ground_state"]
 
@@ -504,27 +505,6 @@ def _mean_over_modes(fn, grid, n, out):
 
 _CHUNKS = 16  # fixed accumulator slots: the same bits for any thread count
 _PARALLEL_MIN_N = 2048
-
-
-@njit
-def _sum_log_dist(xi, xs):
-    """Σ_k log|xs_k − xi|, eight factors per logarithm (a product outside [1e-250, 1e250]
-    falls back to one log per factor, so the result is accurate for any spacing)."""
-    m = xs.shape[0]
-    s = 0.0
-    k = 0
-    while k + 8 <= m:
-        p = abs(((xs[k] - xi) * (xs[k + 1] - xi)) * ((xs[k + 2] - xi) * (xs[k + 3] - xi))) \
-            * abs(((xs[k + 4] - xi) * (xs[k + 5] - xi)) * ((xs[k + 6] - xi) * (xs[k + 7] - xi)))
-        if p > 1e-250 and p < 1e250:
-            s += math.log(p)
-        else:
-            for q in range(k, k + 8):
-                s += math.log(abs(xs[q] - xi))
-        k += 8
-    for q in range(k, m):
-        s += math.log(abs(xs[q] - xi))
-    return s
 
 
 @njit(parallel=True)
