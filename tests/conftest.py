@@ -15,3 +15,17 @@ import pytest
 def slow_scale() -> float:
     """Factor for sample sizes of slow statistical tests (default 1)."""
     return float(os.environ.get("COULOMBGAS_SLOW_SCALE", "1"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The CUDA-simulator checks (fixture ``sim`` of test_gpu.py, ~80 s in one
+    subprocess) are long checks: marked ``slow`` on CPU machines, so the default run
+    stays within its time. On a GPU machine (``COULOMBGAS_GPU_TESTS=device``) they
+    are the point of the run and stay in the default selection. ``tryfirst`` adds the
+    mark before ``-m`` deselects."""
+    if os.environ.get("COULOMBGAS_GPU_TESTS") == "device":
+        return
+    for item in items:
+        if "sim" in getattr(item, "fixturenames", ()) and item.module.__name__.endswith("test_gpu"):
+            item.add_marker(pytest.mark.slow)
