@@ -507,40 +507,42 @@ _CHUNKS = 16  # fixed accumulator slots: the same bits for any thread count
 _PARALLEL_MIN_N = 2048
 
 
+@njit
+def _ordered_sum(acc):
+    """Σ acc in index order (the same bits whatever produced the slots)."""
+    total = 0.0
+    for c in range(acc.shape[0]):
+        total += acc[c]
+    return total
+
+
+@njit
+def _chunk_log_sum(xr, c):
+    """Σ_{i ≡ c mod _CHUNKS} Σ_{j>i} log|x_j − x_i|: one of the fixed accumulator slots."""
+    s = 0.0
+    for i in range(c, xr.shape[0] - 1, _CHUNKS):
+        s += _sum_log_dist(xr[i], xr[i + 1:])
+    return s
+
+
 @njit(parallel=True)
 def _pair_log_rows(x, out):
     """out[r] = Σ_{i<j} log|x[r, j] − x[r, i]| (O(n) memory; inputs validated by the caller)."""
-    rows, n = x.shape
     acc = np.empty(_CHUNKS)
-    for r in range(rows):
-        xr = x[r]
+    for r in range(x.shape[0]):
         for c in prange(_CHUNKS):
-            s = 0.0
-            for i in range(c, n - 1, _CHUNKS):
-                s += _sum_log_dist(xr[i], xr[i + 1:])
-            acc[c] = s
-        total = 0.0
-        for c in range(_CHUNKS):
-            total += acc[c]
-        out[r] = total
+            acc[c] = _chunk_log_sum(x[r], c)
+        out[r] = _ordered_sum(acc)
 
 
 @njit
 def _pair_log_rows_serial(x, out):
     """:func:`_pair_log_rows` in one thread, summed in the same order (the same bits)."""
-    rows, n = x.shape
     acc = np.empty(_CHUNKS)
-    for r in range(rows):
-        xr = x[r]
+    for r in range(x.shape[0]):
         for c in range(_CHUNKS):
-            s = 0.0
-            for i in range(c, n - 1, _CHUNKS):
-                s += _sum_log_dist(xr[i], xr[i + 1:])
-            acc[c] = s
-        total = 0.0
-        for c in range(_CHUNKS):
-            total += acc[c]
-        out[r] = total
+            acc[c] = _chunk_log_sum(x[r], c)
+        out[r] = _ordered_sum(acc)
 
 
 @njit(parallel=True)
