@@ -125,7 +125,8 @@ def test_marginals_match_dense_gaussian_ensembles(method, coordinates, beta, slo
     s = sample(cg.CoulombGas.gaussian(n, beta=beta), want * per_tau, method=method, coordinates=coordinates,
                seed=int(10 * beta) + len(method))
     assert np.all(np.diff(s.x, axis=-1) > 0)
-    assert np.nanmax(s.diagnostics["rhat"]) < 1.01
+    # R̂ − 1 fluctuates like 1/√(draws per chain): 1.01 at full size, scaled for CI's smaller runs.
+    assert np.nanmax(s.diagnostics["rhat"]) < 1 + 0.01 / math.sqrt(min(slow_scale, 1.0))
     ind = _independent(s, want // 2)
     ref = gaussian_ensemble_eigenvalues(n, 20000, np.random.default_rng(3), beta)
     for i in range(n):
