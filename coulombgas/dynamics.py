@@ -101,7 +101,7 @@ import numpy as np
 
 from . import _rng
 from . import _validate as v
-from ._implicit import _prox, _remove_implicit
+from ._implicit import _positive_root, _prox, _remove_implicit
 from ._jit import njit
 from .forces import FAST_CROSSOVER, _LEAF_SIZE, _direct_force, _direct_force_parallel, _fast_force, _order_for_tol
 from .gas import CoulombGas
@@ -224,13 +224,6 @@ def _check_step(x, y, lower, factor):
         if new < smallest:
             smallest = new
     return smallest
-
-
-@njit
-def _positive_root(A, q):
-    """Positive root of g² − A g − q = 0 (q > 0), without cancellation when A ≪ 0."""
-    r = math.sqrt(A * A + 4.0 * q)
-    return 0.5 * (A + r) if A >= 0.0 else 2.0 * q / (r - A)
 
 
 @njit
