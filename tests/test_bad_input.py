@@ -254,28 +254,28 @@ TRAIN_FLOAT = [(m, p) for m, (_, fl, _) in MODELS.items() for p in fl]
 TRAIN_INT = [(m, p) for m, (_, _, it) in MODELS.items() for p in it]
 
 
-@pytest.mark.parametrize("model,param", TRAIN_FLOAT)
-@settings(SETTINGS, max_examples=12)
-@given(value=st.sampled_from(BAD_FLOATS))
-def test_training_float_parameter(model, param, value):
+def _train_tiny_with(model, param, value):
+    """Train ``model`` at the tiny size with one parameter replaced: clean error or valid run."""
     func = MODELS[model][0]
     kwargs = dict(SMALL)
     if model != "gaussian_rbm":
         kwargs["epoch_batches"] = 4
     kwargs[param] = value
     clean_or_valid(lambda: func(**kwargs))
+
+
+@pytest.mark.parametrize("model,param", TRAIN_FLOAT)
+@settings(SETTINGS, max_examples=12)
+@given(value=st.sampled_from(BAD_FLOATS))
+def test_training_float_parameter(model, param, value):
+    _train_tiny_with(model, param, value)
 
 
 @pytest.mark.parametrize("model,param", TRAIN_INT)
 @settings(SETTINGS, max_examples=12)
 @given(value=ints_bad)
 def test_training_int_parameter(model, param, value):
-    func = MODELS[model][0]
-    kwargs = dict(SMALL)
-    if model != "gaussian_rbm":
-        kwargs["epoch_batches"] = 4
-    kwargs[param] = value
-    clean_or_valid(lambda: func(**kwargs))
+    _train_tiny_with(model, param, value)
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
