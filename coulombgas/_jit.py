@@ -34,6 +34,7 @@ import functools
 import glob
 import hashlib
 import os
+import types
 
 import numba
 
@@ -53,6 +54,22 @@ def njit(*args, parallel: bool = False, fastmath=SAFE_FASTMATH, **kwargs):
         return numba.njit(**options)(args[0])
     return numba.njit(*args, **options)
 
+
+
+def rebind(dispatcher, **names):
+    """A copy of a jitted function whose globals ``names`` are replaced (compiled per process).
+
+    Used for user potentials: the same kernel source, with e.g. ``_dV`` bound to
+    the user's derivative, because Numba cannot cache code that takes a user's
+    function as an argument. The copy keeps the original's parallel and
+    fast-math options and is not cached (its globals are not the module's).
+    """
+    py = dispatcher.py_func
+    glb = dict(py.__globals__)
+    glb.update(names)
+    fn = types.FunctionType(py.__code__, glb, py.__name__, py.__defaults__, py.__closure__)
+    return numba.njit(fastmath=dispatcher.targetoptions.get("fastmath", False),
+                      error_model="numpy", parallel=dispatcher.targetoptions.get("parallel", False))(fn)
 
 # ------------------------------------------------------------ cache invalidation
 # Numba validates a cached kernel against its *own* source file only, but a kernel
