@@ -103,9 +103,11 @@ from . import _rng
 from . import _validate as v
 from ._implicit import _positive_root, _prox, _remove_implicit
 from ._jit import njit
-from .forces import FAST_CROSSOVER, _LEAF_SIZE, _direct_force, _direct_force_parallel, _fast_force, _order_for_tol
+from ._fmm import LEAF_SIZE, fast_force, order_for_tol
+from ._pairs import direct_force, direct_force_parallel
+from .forces import FAST_CROSSOVER
 from .gas import CoulombGas
-from .potentials import CUSTOM, LAGUERRE, _dV
+from .potentials import CUSTOM, LAGUERRE, dV_kernel
 
 __all__ = ["simulate", "Trajectory", "SCHEMES", "Scheme", "default_x0"]
 
@@ -181,7 +183,7 @@ _TRAPEZOID_GAP2 = 4.0
 _EXACT_PAIR_GAP2 = 16.0
 _MAX_SUBSTEPS = 1 << 20
 # Chebyshev order of the fast method: relative error ~1e-10 against direct summation.
-_FAST_ORDER = _order_for_tol(1e-10)
+_FAST_ORDER = order_for_tol(1e-10)
 
 
 # ------------------------------------------------------------------ kernels
@@ -190,13 +192,13 @@ _FAST_ORDER = _order_for_tol(1e-10)
 def _drift_into(x, kind, params, a, c, w, force_mode, out):
     """out_i = −a V_i'(x_i) + c Σ_{j≠i} w_j/(x_i − x_j) (inputs validated by the caller)."""
     if force_mode == FORCE_PARALLEL:
-        _direct_force_parallel(x, w, out)
+        direct_force_parallel(x, w, out)
     elif force_mode == FORCE_FAST:
-        _fast_force(x, w, out, _FAST_ORDER, _LEAF_SIZE)
+        fast_force(x, w, out, _FAST_ORDER, LEAF_SIZE)
     else:
-        _direct_force(x, w, out)
+        direct_force(x, w, out)
     for i in range(x.shape[0]):
-        out[i] = c * out[i] - a * _dV(x[i], i, kind, params)
+        out[i] = c * out[i] - a * dV_kernel(x[i], i, kind, params)
 
 
 @njit
@@ -679,7 +681,7 @@ def _kernels_for(potential):
         def dV(x, i, kind, params):
             return user(x, i)
 
-        drift = _rebind(_drift_into, _dV=dV)
+        drift = _rebind(_drift_into, dV_kernel=dV)
         imex = _rebind(_advance_imex, _imex_step=_rebind(_imex_step, _drift_into=drift))
         advance = _rebind(_advance, _drift_into=drift, _advance_imex=imex)
         _CUSTOM_KERNELS[key] = (potential.derivative_fn,  # keep alive so id stays unique

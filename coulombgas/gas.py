@@ -48,9 +48,24 @@ from . import _validate as v
 from . import _zeros
 from . import potentials as pot
 from ._jit import njit
-from .forces import _sum_log_dist
+from ._pairs import sum_log_dist
 
-__all__ = ["CoulombGas", "ground_state"]
+__all__ = ["CoulombGas", "ground_state", "register_harvest_converter"]
+
+# harvest -> gas, set by coulombgas.training on import (register_harvest_converter).
+_HARVEST_TO_GAS = None
+
+
+def register_harvest_converter(function) -> None:
+    """Install ``function(harvest, estimate, **kwargs) -> CoulombGas`` behind :meth:`CoulombGas.from_harvest`.
+
+    Called once by :mod:`coulombgas.training`; the layer above supplies the
+    conversion so that the gas never imports the training code that uses it.
+    """
+    global _HARVEST_TO_GAS
+    if not callable(function):
+        raise TypeError(f"`function` must be callable, got {type(function).__name__}")
+    _HARVEST_TO_GAS = function
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -200,12 +215,14 @@ class CoulombGas:
     def from_harvest(cls, harvest, estimate=None, **kwargs) -> "CoulombGas":
         """The gas whose SDE has the drift and noise measured in a training harvest.
 
-        See :func:`coulombgas.training.drift_noise.gas_from_harvest` (keywords
-        ``potential``, ``gradients``, ``records``, ``beta``).
+        See :func:`coulombgas.training.gas_from_harvest` (keywords
+        ``potential``, ``gradients``, ``records``, ``beta``). The training
+        package registers that function here when it is imported (a harvest
+        cannot exist before it is), so this module never imports upwards.
         """
-        from .training.drift_noise import gas_from_harvest
-
-        return gas_from_harvest(harvest, estimate, **kwargs)
+        if _HARVEST_TO_GAS is None:
+            raise TypeError(f"`harvest` must be a coulombgas.training.Harvest, got {type(harvest).__name__}")
+        return _HARVEST_TO_GAS(harvest, estimate, **kwargs)
 
     # ------------------------------------------------------------ properties
     @property
@@ -521,7 +538,7 @@ def _chunk_log_sum(xr, c):
     """Σ_{i ≡ c mod _CHUNKS} Σ_{j>i} log|x_j − x_i|: one of the fixed accumulator slots."""
     s = 0.0
     for i in range(c, xr.shape[0] - 1, _CHUNKS):
-        s += _sum_log_dist(xr[i], xr[i + 1:])
+        s += sum_log_dist(xr[i], xr[i + 1:])
     return s
 
 

@@ -10,7 +10,7 @@ Every potential is written as a polynomial-plus-logarithm
 
     V_i(x) = Σ_k p_{i,k} x^k  −  a_i log(x − x_min)        (Laguerre only has a_i ≠ 0)
 
-so one kernel (:func:`_dV`) evaluates every built-in kind. The drift of mode i
+so one kernel (:func:`dV_kernel`) evaluates every built-in kind. The drift of mode i
 is K_i = −V_i'(x_i) (SCIENCE.md §2).
 
 The escape hatch :class:`Custom` takes user ``@numba.njit`` functions; a kernel
@@ -260,7 +260,7 @@ def from_dict(d: dict) -> Potential:
 # ---------------------------------------------------------------- kernels
 
 @njit
-def _dV(x, i, kind, params):
+def dV_kernel(x, i, kind, params):
     """V_i'(x) for the built-in kinds (inputs validated by the caller)."""
     p = params[i]
     if kind == LAGUERRE:
@@ -274,7 +274,7 @@ def _dV(x, i, kind, params):
 
 
 @njit
-def _V(x, i, kind, params):
+def V_kernel(x, i, kind, params):
     """V_i(x) for the built-in kinds (inputs validated by the caller; x > lower for Laguerre)."""
     p = params[i]
     if kind == LAGUERRE:

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from coulombgas import forces
+from coulombgas import _fmm, _pairs, forces
 from coulombgas.forces import coulomb_energy, coulomb_force
 
 
@@ -71,7 +71,7 @@ def test_direct_kernels_match_reference(n, weighted, rng):
     x = configuration("gaussian", n, rng)
     w = rng.uniform(0.1, 3.0, n) if weighted else np.ones(n)
     ref = reference_force(x, w)
-    for kernel in (forces._direct_force, forces._direct_force_parallel):
+    for kernel in (_pairs.direct_force, _pairs.direct_force_parallel):
         out = np.empty(n)
         kernel(x, w, out)
         assert error(out, ref) < 1e-12, kernel.__name__
@@ -122,7 +122,7 @@ def test_fast_error_shrinks_with_order(rng):
     errors = []
     for order in (4, 8, 12):
         out = np.empty(x.size)
-        forces._fast_force(x, w, out, order, forces._LEAF_SIZE)
+        _fmm.fast_force(x, w, out, order, _fmm.LEAF_SIZE)
         errors.append(error(out, ref))
     # Chebyshev interpolation converges geometrically (about 5.8x per order).
     assert errors[0] > 50 * errors[1] > 50 * 50 * errors[2]
@@ -131,7 +131,7 @@ def test_fast_error_shrinks_with_order(rng):
 def test_fast_kernel_flags_unsorted_input(rng):
     x = rng.permutation(configuration("uniform", 100, rng))
     out = np.zeros(x.size)
-    forces._fast_force(x, np.ones(x.size), out, 8, forces._LEAF_SIZE)
+    _fmm.fast_force(x, np.ones(x.size), out, 8, _fmm.LEAF_SIZE)
     assert np.all(np.isnan(out))
 
 
@@ -201,12 +201,12 @@ def test_energy_matches_reference_and_gradient(rng):
 def test_kernels_do_not_raise_on_coincident_points():
     x = np.array([0.0, 1.0, 1.0, 2.0])
     out = np.empty(4)
-    forces._direct_force(x, np.ones(4), out)
+    _pairs.direct_force(x, np.ones(4), out)
     assert not np.all(np.isfinite(out))
     big = np.concatenate([np.linspace(0, 1, 501), [0.5]])  # 0.5 twice
     big.sort()
     out = np.empty(big.size)
-    forces._direct_force_parallel(big, np.ones(big.size), out)
+    _pairs.direct_force_parallel(big, np.ones(big.size), out)
     assert not np.all(np.isfinite(out))
 
 
@@ -253,7 +253,7 @@ def test_cached_serial_caller_of_parallel_kernel_does_not_crash(tmp_path):
     (tmp_path / "caller.py").write_text(textwrap.dedent("""
         import numpy as np
         from coulombgas._jit import njit
-        from coulombgas.forces import _direct_force_parallel
+        from coulombgas._pairs import direct_force_parallel as _direct_force_parallel
 
         @njit
         def outer(x, w, out):

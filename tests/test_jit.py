@@ -11,11 +11,11 @@ PROBE = textwrap.dedent("""
     from coulombgas import _jit
     if sys.argv[1] == "changed":
         _jit.package_digest = lambda: "another version of the package"
-    from coulombgas import forces
+    from coulombgas import _pairs
     x = np.sort(np.random.default_rng(0).standard_normal(50))
     out = np.empty_like(x)
-    forces._direct_force(x, np.ones_like(x), out)
-    stats = forces._direct_force.stats
+    _pairs.direct_force(x, np.ones_like(x), out)
+    stats = _pairs.direct_force.stats
     print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 """)
 

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .. import forces
+from .. import _fmm, _pairs, forces
 from .._jit import njit
 from . import machine, median_time
 
@@ -46,7 +46,7 @@ def _direct_force_at(x, w, targets, out):
 def _replica_loop(xs, w, out):
     """The integrators' pattern: the serial kernel inside a prange over replicas."""
     for r in prange(xs.shape[0]):
-        forces._direct_force(xs[r], w, out[r])
+        _pairs.direct_force(xs[r], w, out[r])
 
 
 def _semicircle(n, rng):
@@ -143,17 +143,17 @@ def bench_forces(sizes=(1000, 4000), repeats=7, fast_sizes=(10**5, 10**6),
         |F_i| > 1e-3 max|F|.
     """
     rng = np.random.default_rng(seed)
-    order = forces._order_for_tol(tol)
-    leaf = forces._LEAF_SIZE
+    order = _fmm.order_for_tol(tol)
+    leaf = _fmm.LEAF_SIZE
     first_call = {}
     rows = []
 
     def fast(x, w, out):
-        forces._fast_force(x, w, out, order, leaf)
+        _fmm.fast_force(x, w, out, order, leaf)
 
     kernels = {
-        "direct_serial": forces._direct_force,
-        "direct_parallel": forces._direct_force_parallel,
+        "direct_serial": _pairs.direct_force,
+        "direct_parallel": _pairs.direct_force_parallel,
         "fast": fast,
     }
     # First calls on a small problem: compile time (or cache load) per kernel.
@@ -170,7 +170,7 @@ def bench_forces(sizes=(1000, 4000), repeats=7, fast_sizes=(10**5, 10**6),
         pairs = n * (n - 1)
         reps = repeats if n <= 5000 else max(1, repeats // 3)
         ref = np.empty(n)
-        forces._direct_force_parallel(x, w, ref)
+        _pairs.direct_force_parallel(x, w, ref)
         scale = float(np.max(np.abs(ref)))
         _, t_numpy = _timed(lambda: numpy_force(x, w), max(1, reps // 2))
         err, rel = _error(numpy_force(x, w), ref, scale)
@@ -225,7 +225,7 @@ def bench_forces(sizes=(1000, 4000), repeats=7, fast_sizes=(10**5, 10**6),
         x = _semicircle(n, rng)
         w = np.ones(n)
         out = np.empty(n)
-        _, t_direct = _timed(lambda: forces._direct_force_parallel(x, w, out), repeats)
+        _, t_direct = _timed(lambda: _pairs.direct_force_parallel(x, w, out), repeats)
         _, t_fast = _timed(lambda: fast(x, w, out), repeats)
         race.append(dict(n=n, direct_parallel_s=t_direct, fast_s=t_fast))
         if crossover is None and t_fast < t_direct:

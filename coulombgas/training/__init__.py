@@ -30,6 +30,9 @@ from .phase_network import classify_regime, phase_network
 from .rbm import gaussian_rbm
 from .teacher_student import teacher_student
 from .torch_hook import TorchRecorder
+from ..gas import register_harvest_converter
+
+register_harvest_converter(gas_from_harvest)  # CoulombGas.from_harvest, without gas importing us
 
 #: Command-line names of the models: (training function, module holding its per_sample_gradients).
 MODELS = {
