@@ -361,7 +361,7 @@ def direct_force_cuda(x, weights=None, *, fallback: bool = False) -> np.ndarray:
         Bad ``x``/``weights`` (as :func:`~coulombgas.forces.coulomb_force`), coincident
         points, or ``device`` unavailable (see :func:`require`).
     """
-    from .forces import _points_and_weights, coulomb_force
+    from .forces import coulomb_force, points_and_weights as _points_and_weights
 
     x, w = _points_and_weights(x, weights)
     if not require("cuda", fallback=fallback):

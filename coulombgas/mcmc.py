@@ -98,8 +98,11 @@ import scipy.stats
 from numba import prange
 
 from ._jit import njit
-from .forces import _direct_force, _direct_force_parallel, _sum_log_dist
-from .potentials import _V, _dV
+from ._pairs import direct_force as _direct_force
+from ._pairs import direct_force_parallel as _direct_force_parallel
+from ._pairs import sum_log_dist as _sum_log_dist
+from .potentials import V_kernel as _V
+from .potentials import dV_kernel as _dV
 
 __all__ = [
     "integrated_time", "autocorr_function", "effective_sample_size", "split_rhat",
@@ -624,7 +627,7 @@ def _kernels_for(potential) -> _Kernels:
     """
     if getattr(potential, "derivative_fn", None) is None:
         return _BUILTIN
-    from .dynamics import _rebind
+    from ._jit import rebind as _rebind
 
     key = (id(potential.value_fn), id(potential.derivative_fn))
     if key not in _CUSTOM_KERNELS:
