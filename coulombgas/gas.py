@@ -50,7 +50,12 @@ from . import potentials as pot
 from ._jit import njit
 from ._pairs import sum_log_dist
 
-__all__ = ["CoulombGas", "ground_state", "register_harvest_converter"]
+__all__ = ["CoulombGas", "ground_state", "register_harvest_converter", "GAS_PARAMS"]
+
+#: Flat gas parameters of :meth:`CoulombGas.from_params` (CLI and sweeps), with their defaults.
+GAS_PARAMS = {"n": 10, "beta": 1.0, "potential": "quadratic", "center": 0.0, "width": 1.0, "t": 1.0,
+              "g_quartic": 1.0, "laguerre_a": 1.0, "laguerre_scale": 1.0, "lr": None, "batch_size": None,
+              "noise_g": 1.0}
 
 # harvest -> gas, set by coulombgas.training on import (register_harvest_converter).
 _HARVEST_TO_GAS = None
@@ -210,6 +215,32 @@ class CoulombGas:
             noise=noise,
             convention="sgd", lr=lr, batch_size=batch_size, g=g_arr,
         )
+
+    @classmethod
+    def from_params(cls, **params) -> "CoulombGas":
+        """A gas from flat parameters, the names of :data:`GAS_PARAMS` (what the CLI and sweeps pass).
+
+        ``potential`` is ``"quadratic"`` (``center``, ``width``), ``"quartic"`` (``t``,
+        ``g_quartic``) or ``"laguerre"`` (``laguerre_a``, ``laguerre_scale``); giving ``lr``
+        and ``batch_size`` selects the SGD form with noise ``noise_g``, else the Dyson form.
+        """
+        unknown = sorted(set(params) - set(GAS_PARAMS))
+        if unknown:
+            raise ValueError(f"`{unknown[0]}` is not a gas parameter; choose from {', '.join(GAS_PARAMS)}")
+        p = {**GAS_PARAMS, **params}
+        kind = v.one_of("potential", p["potential"], ("quadratic", "quartic", "laguerre"))
+        if kind == "quadratic":
+            potential = pot.Quadratic(center=p["center"], width=p["width"])
+        elif kind == "quartic":
+            potential = pot.Quartic(t=p["t"], g=p["g_quartic"])
+        else:
+            potential = pot.Laguerre(a=p["laguerre_a"], scale=p["laguerre_scale"])
+        if p["lr"] is not None or p["batch_size"] is not None:
+            if p["lr"] is None or p["batch_size"] is None:
+                raise ValueError("`lr` and `batch_size` go together (SGD form): give both or neither")
+            return cls.from_sgd(potential, p["noise_g"], lr=p["lr"], batch_size=p["batch_size"], n=p["n"],
+                                beta=p["beta"])
+        return cls.dyson(potential, p["n"], beta=p["beta"])
 
     @classmethod
     def from_harvest(cls, harvest, estimate=None, **kwargs) -> "CoulombGas":
