@@ -8,6 +8,7 @@ import pytest
 import scipy.stats
 
 import coulombgas as cg
+from coulombgas import _prng
 from coulombgas.training import Harvest
 
 from stats import assert_ks, assert_mean_z, assert_z
@@ -38,18 +39,18 @@ def _xoshiro_reference(state, count):
 
 def test_gibbs_generator_matches_reference_and_draws_normals():
     s = np.array([1, 2, 3, 4], dtype=np.uint64)
-    assert int(rbm._next_u64(s)) == 41943041  # the published first output for state (1, 2, 3, 4)
-    state = rbm._seed_state(np.random.default_rng(5))
+    assert int(_prng.next_u64(s)) == 41943041  # the published first output for state (1, 2, 3, 4)
+    state = _prng.seed_state(np.random.default_rng(5))
     ref, ref_state = _xoshiro_reference(state, 200)
-    got = [int(rbm._next_u64(state)) for _ in range(200)]
+    got = [int(_prng.next_u64(state)) for _ in range(200)]
     assert got == ref and [int(x) for x in state] == ref_state
-    z = rbm._normals(rbm._seed_state(np.random.default_rng(6)), 1_000_000)
+    z = _prng.normals(_prng.seed_state(np.random.default_rng(6)), 1_000_000)
     assert_ks(z[:200_000], scipy.stats.norm)
     assert_mean_z(z, 0.0, 1.0)
     assert_z(z.var(), 1.0, np.sqrt(2.0 / z.size))  # Var of the sample variance of N(0, 1): 2/N
     # The ziggurat's tail branch (|z| > r ≈ 3.654): P = 2Φ(−r), binomial error.
-    p = 2.0 * scipy.stats.norm.sf(rbm._ZIG_R)
-    assert_z(np.mean(np.abs(z) > rbm._ZIG_R), p, np.sqrt(p * (1 - p) / z.size))
+    p = 2.0 * scipy.stats.norm.sf(_prng.ZIG_R)
+    assert_z(np.mean(np.abs(z) > _prng.ZIG_R), p, np.sqrt(p * (1 - p) / z.size))
     assert_z(np.mean(np.abs(z) > 2.0), 2.0 * scipy.stats.norm.sf(2.0), np.sqrt(0.05 * 0.95 / z.size))
 
 
@@ -85,7 +86,7 @@ def test_gibbs_conditionals_sample_the_joint_law():
     W = rng.standard_normal((nh, n))
     W *= np.sqrt(0.5 * mu2 / np.linalg.eigvalsh(sigma_h**2 * W.T @ W).max())  # σ_h² x_max = μ²/2
     # Burn-in from φ = 0: the mean map contracts by σ_h² x/μ² ≤ 1/2 per sweep, 2⁻⁴⁰ after 40.
-    phi, h = rbm._sample_chains(W, np.zeros((chains, n)), rbm._seed_state(rng), 40, mu2, sigma_h)
+    phi, h = rbm._sample_chains(W, np.zeros((chains, n)), _prng.seed_state(rng), 40, mu2, sigma_h)
     y = np.hstack([phi, h])
     S = y.T @ y / chains
     p = n + nh
@@ -130,8 +131,8 @@ def _numpy_reference(h, steps):
         Ws = [W.copy()]
         for _ in range(steps):
             for _ in range(p["gibbs_steps"]):
-                hid = sh**2 * phi @ W.T + sh * rbm._normals(s, bs * nh).reshape(bs, nh)
-                phi = hid @ W / mu2 + rbm._normals(s, bs * n).reshape(bs, n) / np.sqrt(mu2)
+                hid = sh**2 * phi @ W.T + sh * _prng.normals(s, bs * nh).reshape(bs, nh)
+                phi = hid @ W / mu2 + _prng.normals(s, bs * n).reshape(bs, n) / np.sqrt(mu2)
             W = W + p["lr"] * sh**2 * W @ (kinv - phi.T @ phi / bs)
             Ws.append(W.copy())
         out.append(Ws)

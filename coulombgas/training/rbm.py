@@ -46,8 +46,8 @@ W(0) (n_h × n, entries N(0, init_std²)); the chains' initial values z
 (|B| × n), set to φ_b = L⁻ᵀ z_b with A(0) = L Lᵀ, i.e. exact independent draws
 from the model's marginal at W(0) (if A(0) is not positive definite the chains
 start at z/μ and the model is flagged at its first update); and 4 × 64 bits
-that seed the model's Gibbs generator (xoshiro256++, ``state["rng"]``; see the
-comment above :func:`_fill_normals` for why). The Gibbs generator then draws,
+that seed the model's Gibbs generator (xoshiro256++ of :mod:`coulombgas._prng`,
+``state["rng"]``; the comment above :func:`_kl` says why). The Gibbs generator then draws,
 for every update and every sweep, the hidden noise (|B| × n_h) and the visible
 noise (|B| × n), each in C order, with h = σ_h² Wφ + σ_h z and φ = Wᵀh/μ² + z/μ.
 
@@ -71,7 +71,7 @@ import math
 import numpy as np
 from numba import prange
 
-from .. import _rng
+from .. import _prng, _rng
 from .. import _validate as v
 from .._jit import njit
 from ._loop import check_common, check_footprint, check_run_options, run_ensemble
@@ -163,133 +163,12 @@ def _check_mu2(mu2, kappa):
 
 # -- the Gibbs sampler's random numbers ---------------------------------------------------------
 # Each update of each model needs gibbs_steps·|B|·(n_h + n) normals (960 in the papers' setting),
-# which is most of its cost. Drawn one at a time from a numpy Generator inside Numba (an
-# indirect call per 64 random bits) they cost ≈3 ns each; the inline xoshiro256++ generator
-# (Blackman & Vigna, ACM TOMS 47, 36 (2021)) with a 256-layer ziggurat (Marsaglia & Tsang,
-# J. Stat. Softw. 5(8) (2000)) below costs about a third of that. Each model's generator state
-# (4 × uint64, ``state["rng"]``) is seeded from the model's own numpy stream and saved with the
-# rest of the state, so results stay bit-identical across thread counts and resume exactly.
-
-def _ziggurat_tables(layers=256, r=3.6541528853610088):
-    """Tables of the ziggurat for f(x) = exp(−x²/2): widths x_i, acceptance bounds, f(x_i).
-
-    Layer 0 is the base strip [0, r] × [0, f(r)] plus the tail x > r, of total area
-    v = r f(r) + √(π/2) erfc(r/√2), given the pseudo-width x_0 = v/f(r); layers i ≥ 1
-    are the rectangles [0, x_i] × [f(x_i), f(x_{i+1})] of area v, x_1 = r, x_256 = 0.
-    """
-    from scipy.special import erfc
-
-    v = r * math.exp(-0.5 * r * r) + math.sqrt(0.5 * math.pi) * erfc(r / math.sqrt(2.0))
-    x = np.zeros(layers + 1)
-    x[0], x[1] = v / math.exp(-0.5 * r * r), r
-    for i in range(1, layers - 1):
-        x[i + 1] = math.sqrt(-2.0 * math.log(v / x[i] + math.exp(-0.5 * x[i] ** 2)))
-    two52 = 2.0**52
-    # A 52-bit integer j below k_i gives |z| = j·x_i/2⁵² < x_{i+1}: inside the curve for sure.
-    k = np.array([int(two52 * x[i + 1] / x[i]) for i in range(layers)], dtype=np.uint64)
-    return x[:layers] / two52, k, np.exp(-0.5 * x**2), r
-
-
-_ZIG_W, _ZIG_K, _ZIG_F, _ZIG_R = _ziggurat_tables()
-
-
-@njit
-def _next_u64(s):
-    """xoshiro256++: the next 64 random bits; advances the state ``s`` (uint64, shape (4,))."""
-    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
-    t = s0 + s3
-    out = ((t << np.uint64(23)) | (t >> np.uint64(41))) + s0
-    t = s1 << np.uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
-    s[0], s[1], s[2], s[3] = s0, s1, s2, s3
-    return out
-
-
-@njit
-def _uniform(s):
-    """A double uniform on [0, 1) from the top 53 bits."""
-    return np.float64(_next_u64(s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@njit
-def _fill_normals(s, out, scale, zw, zk, zf, r):
-    """Fill ``out`` (rows, cols) with ``scale`` × standard normals, column by column, advancing ``s``.
-
-    The draws come in the C order of ``out.T`` (for the kernel: chain-major).
-    Ziggurat: bits 0–7 of each 64-bit draw pick the layer, bit 8 the sign,
-    bits 12–63 the abscissa; the common case (≈99 %) is written out here so
-    that it inlines, the rest is :func:`_normal_edge`.
-    """
-    rows, cols = out.shape
-    # The state lives in registers here (xoshiro256++ written out, as in _next_u64): a store
-    # to ``out`` could otherwise alias ``s`` and force a reload of the state on every draw.
-    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
-    for col in range(cols):
-        for row in range(rows):
-            t = s0 + s3
-            u = ((t << np.uint64(23)) | (t >> np.uint64(41))) + s0
-            t = s1 << np.uint64(17)
-            s2 ^= s0
-            s3 ^= s1
-            s1 ^= s2
-            s0 ^= s3
-            s2 ^= t
-            s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
-            i = np.int64(u & np.uint64(0xFF))
-            negative = ((u >> np.uint64(8)) & np.uint64(1)) != 0
-            j = u >> np.uint64(12)
-            z = np.float64(j) * zw[i]
-            if negative:
-                z = -z
-            if j >= zk[i]:
-                s[0], s[1], s[2], s[3] = s0, s1, s2, s3
-                z = _normal_edge(s, zw, zk, zf, r, i, z, negative)
-                s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
-            out[row, col] = scale * z
-    s[0], s[1], s[2], s[3] = s0, s1, s2, s3
-
-
-@njit
-def _normal_edge(s, zw, zk, zf, r, i, z, negative):
-    """The ziggurat's rare branches: the tail of layer 0, a layer's wedge, and fresh tries."""
-    while True:
-        if i == 0:  # the tail |z| > r (Marsaglia 1964)
-            while True:
-                a = -math.log(1.0 - _uniform(s)) / r
-                b = -math.log(1.0 - _uniform(s))
-                if b + b > a * a:
-                    return -(r + a) if negative else r + a
-        if zf[i] + _uniform(s) * (zf[i + 1] - zf[i]) < math.exp(-0.5 * z * z):
-            return z
-        u = _next_u64(s)
-        i = np.int64(u & np.uint64(0xFF))
-        negative = ((u >> np.uint64(8)) & np.uint64(1)) != 0
-        j = u >> np.uint64(12)
-        z = np.float64(j) * zw[i]
-        if negative:
-            z = -z
-        if j < zk[i]:
-            return z
-
-
-def _normals(s, count):
-    """``count`` normals from state ``s`` (advanced in place): the kernel's stream, for tests and references."""
-    out = np.empty((1, int(count)))
-    _fill_normals(s, out, 1.0, _ZIG_W, _ZIG_K, _ZIG_F, _ZIG_R)
-    return out[0]
-
-
-def _seed_state(g):
-    """A xoshiro256++ state drawn from Generator ``g`` (never the all-zero state)."""
-    s = g.integers(0, 2**64, size=4, dtype=np.uint64)
-    if not s.any():
-        s[0] = 1
-    return s
+# which is most of its cost: they come from the inline xoshiro256++/ziggurat stream of
+# :mod:`coulombgas._prng` (a third of the cost of a numpy Generator called from Numba), whose
+# same source the CUDA kernel compiles, so both devices draw the same numbers. Each model's
+# generator state (4 × uint64, ``state["rng"]``) is seeded from the model's own numpy stream and
+# saved with the rest of the state, so results stay bit-identical across thread counts and resume
+# exactly.
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -403,7 +282,7 @@ def init(params, gens):
     for i, g in enumerate(gens):
         W[i] = params["init_std"] * g.standard_normal((nh, n))
         z[i] = g.standard_normal((bs, n))
-        rng[i] = _seed_state(g)
+        rng[i] = _prng.seed_state(g)
     # Exact draws from each model's marginal: φ_b = L⁻ᵀ z_b, Cov = (L Lᵀ)⁻¹ = A⁻¹.
     A = mu2 * np.eye(n) - s2 * np.matmul(W.transpose(0, 2, 1), W)
     try:  # all models at once
@@ -425,7 +304,7 @@ def advance(data, state, gens, n_steps, params):
     kinv, logdet_k = _target(params)
     return _advance(state["W"], state["phi"], state["rng"], state["step"], state["diverged"], n_steps,
                     params["lr"], params["mu2"], params["sigma_h"], params["gibbs_steps"], kinv, logdet_k,
-                    params["divergence_loss"], _ZIG_W, _ZIG_K, _ZIG_F, _ZIG_R)
+                    params["divergence_loss"], _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F, _prng.ZIG_R)
 
 
 @njit
@@ -482,13 +361,13 @@ def _gibbs(w_h, w_v, p, h, s, sweeps, sigma_h, inv_mu, zw, zk, zf, zr):
     nh, n = w_h.shape
     bs = p.shape[1]
     for sweep in range(sweeps):
-        _fill_normals(s, h, sigma_h, zw, zk, zf, zr)
+        _prng.fill_normals(s, h, sigma_h, zw, zk, zf, zr)
         for a in range(nh):
             for i in range(n):
                 c = w_h[a, i]
                 for b in range(bs):
                     h[a, b] += c * p[i, b]
-        _fill_normals(s, p, inv_mu, zw, zk, zf, zr)
+        _prng.fill_normals(s, p, inv_mu, zw, zk, zf, zr)
         for a in range(nh):
             for i in range(n):
                 c = w_v[a, i]
@@ -508,7 +387,7 @@ def _sample_chains(W, phi, state, sweeps, mu2, sigma_h):
     bs = p.shape[1]
     h = np.empty((nh, bs))
     _gibbs(sigma_h**2 * W, W / mu2, p, h, state, int(sweeps),
-           float(sigma_h), 1.0 / math.sqrt(mu2), _ZIG_W, _ZIG_K, _ZIG_F, _ZIG_R)
+           float(sigma_h), 1.0 / math.sqrt(mu2), _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F, _prng.ZIG_R)
     return p.T.copy(), h.T.copy()
 
 
