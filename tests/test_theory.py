@@ -16,7 +16,7 @@ from numpy.polynomial import Chebyshev
 from scipy import fft, integrate, linalg, special, stats
 
 from coulombgas import theory
-from coulombgas.theory import _gap_derivatives, _SPACING_SMAX
+from coulombgas.theory._spacing import SPACING_SMAX as _SPACING_SMAX, gap_derivatives as _gap_derivatives
 
 SQ3 = math.sqrt(3.0)
 

@@ -21,14 +21,14 @@ The physics is in SCIENCE.md §4–5.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
-from numpy.polynomial import Chebyshev
-from scipy import fft, special, stats
+from scipy import special, stats
 
-from . import _validate
+from .. import _validate
+from ._law import Law, checked_scale, dyson_index, invert_cdf, per_beta
+from ._spacing import spacing
 
 __all__ = [
     "wigner_surmise", "spacing", "poisson_spacing", "gap_ratio",
@@ -37,117 +37,6 @@ __all__ = [
 
 _SQRT2 = math.sqrt(2.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
-
-# scipy's frozen class, reached through a public object rather than the private
-# scipy.stats._distn_infrastructure module.
-_Frozen = type(stats.uniform())
-
-
-# Widths and radii are accepted in [1e-150, 1e150]: there the variance (∝ scale²) and the
-# density's peak (∝ 1/scale) are normal floats, so no law underflows to a zero-variance
-# point mass or overflows to an infinite variance (issue 18).
-_SCALE_MIN, _SCALE_MAX = 1e-150, 1e150
-
-
-def _scale(name: str, value, lo: float = _SCALE_MIN, hi: float = _SCALE_MAX) -> float:
-    """A width/radius in ``[lo, hi]`` (message names the parameter and the range)."""
-    value = _validate.positive(name, value)
-    if not lo <= value <= hi:
-        raise ValueError(f"`{name}` must be in [{lo:g}, {hi:g}] (outside it the law's variance or "
-                         f"density is not a finite normal float), got {value:g}")
-    return value
-
-
-def _size(size) -> tuple[int, ...] | None:
-    """``rvs``'s ``size``: None, an int >= 0 or a tuple of them, within the memory budget."""
-    if size is None:
-        return None
-    dims = size if isinstance(size, (tuple, list)) else (size,)
-    out = []
-    for d in dims:
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
-            raise TypeError(f"`size` must be None, an int >= 0 or a tuple of ints >= 0, got {size!r}")
-        if d < 0:
-            raise ValueError(f"`size` must be >= 0 in every dimension, got {size!r}")
-        out.append(int(d))
-    # The samplers hold a few float64 temporaries of the output's size (five for two_mode_density).
-    _validate.fits_in_memory("`size`", 6.0 * 8.0 * math.prod(float(d) for d in out))
-    return tuple(out) if isinstance(size, (tuple, list)) else out[0]
-
-
-def _random_state(random_state):
-    """``rvs``'s ``random_state``: None, a seed in [0, 2**32) or a NumPy Generator/RandomState."""
-    if random_state is None or isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        return random_state
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
-        raise TypeError("`random_state` must be None, an int seed or a numpy.random.Generator, "
-                        f"got {type(random_state).__name__}")
-    if not 0 <= random_state < 2**32:
-        raise ValueError(f"`random_state` must be an int seed in [0, 2**32), got {random_state}")
-    return int(random_state)
-
-
-class _Law(_Frozen):
-    """A frozen scipy distribution whose repr names the law and its parameters."""
-
-    def __init__(self, dist, *args, label: str, **kwds):
-        super().__init__(dist, *args, **kwds)
-        self._label = label
-
-    def __repr__(self) -> str:
-        return self._label
-
-    def rvs(self, size=None, random_state=None):
-        """Random variates; ``size`` and ``random_state`` checked (and the memory) before any draw."""
-        return super().rvs(size=_size(size), random_state=_random_state(random_state))
-
-
-def _beta(value, allowed) -> int:
-    """Validate a Dyson index: a real number equal to one of ``allowed``."""
-    return int(_validate.one_of("beta", _validate.real("beta", value), allowed))
-
-
-def _invert_cdf(cdf, pdf, q, lo, hi, *args):
-    """Solve cdf(x) = q on [lo, hi] by Newton's method safeguarded by bisection.
-
-    Used where no closed-form inverse exists. scipy's default runs one ``brentq``
-    per element; this is vectorised over the elements not yet converged. When the
-    shape parameters are the same for all elements (a frozen law), a 257-point
-    table of the cdf first narrows each bracket, so Newton needs ~4 steps. A Newton
-    step that leaves its bracket (flat pdf near an edge) is replaced by bisection,
-    so the iteration always converges.
-    """
-    q, lo, hi, *args = np.broadcast_arrays(np.asarray(q, dtype=float), lo, hi, *args)
-    shape = q.shape
-    q, lo, hi = q.ravel(), lo.ravel().astype(float), hi.ravel().astype(float)
-    args = [np.ravel(a) for a in args]
-    if q.size > 16 and all(np.ptp(a) == 0 for a in (lo, hi, *args)):
-        grid = np.linspace(lo[0], hi[0], 257)
-        table = np.maximum.accumulate(cdf(grid, *(np.full(257, a[0]) for a in args)))
-        i = np.clip(np.searchsorted(table, q), 1, 256)     # table[i-1] < q <= table[i]
-        lo, hi = grid[i - 1], grid[i]
-    x = 0.5 * (lo + hi)
-    active = np.arange(q.size)
-    for _ in range(100):
-        xa, la, ha, aa = x[active], lo[active], hi[active], [a[active] for a in args]
-        resid = cdf(xa, *aa) - q[active]
-        below = resid < 0
-        la, ha = np.where(below, xa, la), np.where(below, ha, xa)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new = xa - resid / pdf(xa, *aa)
-        newton = (new > la) & (new < ha)
-        new = np.where(newton, new, 0.5 * (la + ha))
-        new = np.where(resid == 0, xa, new)               # exact hit: keep it
-        # A Newton step below 1e-14 relative means the new point is at rounding level
-        # (quadratic convergence); a bisection step needs the bracket itself at 1 ulp.
-        done = ((newton & (np.abs(new - xa) <= 1e-14 * np.abs(new)))
-                | (ha - la <= 4e-16 * np.abs(new)) | (resid == 0))
-        x[active], lo[active], hi[active] = new, la, ha
-        active = active[~done]
-        if active.size == 0:
-            break
-    return x.reshape(shape)
-
 
 # --------------------------------------------------------------------------------------
 # Wigner surmise
@@ -252,226 +141,8 @@ def wigner_surmise(beta):
     >>> round(float(law.mean()), 12), round(float(law.pdf(1.0)), 6)
     (1.0, 0.716186)
     """
-    beta = _beta(beta, (1, 2, 4))
-    return _Law(_wigner_surmise, beta, label=f"wigner_surmise(beta={beta})")
-
-
-# --------------------------------------------------------------------------------------
-# Exact bulk spacing law (Gaudin–Mehta) via Fredholm determinants
-# --------------------------------------------------------------------------------------
-
-# Gauss–Legendre nodes for the Nyström discretisation. The kernel is entire in s and
-# in (x, y), so the Nyström determinant converges exponentially in m (Bornemann 2010,
-# Math. Comp.): E'' reaches rounding level from m ≈ 16 on [0, s_max] (tested); 48 is a
-# wide margin at a one-off cost (cached) of 0.1–0.4 s per β on this 2-core machine.
-_NYSTROM_NODES = 48
-# Chebyshev interpolation points on [0, s_max]; the interpolant of E, E', E'' agrees
-# with direct evaluation to ~3e-15 at 81 points already (tested).
-_CHEB_POINTS = 97
-# Beyond s_max the density is below 1e-17 and is set to 0 (cdf to 1).
-_SPACING_SMAX = {1: 8.0, 2: 6.0, 4: 5.0}
-
-
-def _parity_gap(s, sign, m=_NYSTROM_NODES):
-    r"""E_±(0; s) and its first two s-derivatives, by Nyström discretisation.
-
-    E_±(0; s) = det(I − K_±) on L²(0, s/2) with K_±(x, y) = S(x−y) ± S(x+y) and
-    S(z) = sin(πz)/(πz): the sine kernel on (−s/2, s/2) restricted to even (+) or
-    odd (−) functions. After x = (s/2)u the kernel lives on u ∈ (0, 1) and depends
-    on s only through g(z) = sin(π s z/2)/(π z), whose s-derivatives are explicit.
-
-    Derivatives: with L = log det(I − A(s)), R = (I − A)⁻¹ (Jacobi's formula)
-        L' = −tr(R A'),   L'' = −tr(R A'') − tr(R A' R A'),
-        E' = E L',        E'' = E (L'' + L'²).
-    These are *exact* derivatives of the discretised determinant; since the
-    discretisation error is analytic in s and exponentially small on a complex
-    neighbourhood, its derivatives are exponentially small too (Cauchy estimates).
-    This avoids numerical differentiation, which would lose ~n² accuracy per order.
-    Working in the eigenbasis of the symmetric A makes R diagonal and E = ∏(1 − λ_k)
-    keeps good relative accuracy while E is tiny.
-    """
-    u, w = np.polynomial.legendre.leggauss(m)
-    u, w = 0.5 * (u + 1.0), 0.5 * w
-    s = np.asarray(s, dtype=float)[..., None, None]
-    sw = np.sqrt(np.outer(w, w))
-
-    def g(z):  # g, dg/ds, d²g/ds² for g = sin(π s z/2)/(π z); finite at z = 0
-        arg = 0.5 * np.pi * s * z
-        return 0.5 * s * np.sinc(arg / np.pi), 0.5 * np.cos(arg), -0.25 * np.pi * z * np.sin(arg)
-
-    diff, plus = g(u[:, None] - u[None, :]), g(u[:, None] + u[None, :])
-    a0, a1, a2 = (sw * (d + sign * p) for d, p in zip(diff, plus))
-    lam, vec = np.linalg.eigh(a0)
-    vt = np.swapaxes(vec, -1, -2)
-    r = 1.0 / (1.0 - lam)                                   # resolvent, eigenbasis
-    b1 = vt @ a1 @ vec
-    b2 = np.einsum("...kk->...k", vt @ a2 @ vec)
-    rb1 = r[..., :, None] * b1
-    dlog = -np.einsum("...kk->...", rb1)
-    d2log = -np.sum(r * b2, axis=-1) - np.sum(rb1 * np.swapaxes(rb1, -1, -2), axis=(-1, -2))
-    e = np.prod(1.0 - lam, axis=-1)
-    return e, e * dlog, e * (d2log + dlog**2)
-
-
-def _gap_derivatives(s, beta, m=_NYSTROM_NODES):
-    r"""E_β(0; s), E', E'' for the bulk (mean spacing 1), by direct evaluation.
-
-    Gaudin's factorisation of the sine-kernel determinant by parity
-    (Bornemann 2010 review, §5, eqs. 5.7–5.8 for β = 1, 2; Mehta 2004, chs. 6–8):
-        β = 1:  E₁ = E₊(s),
-        β = 2:  E₂ = E₊(s) E₋(s)       (= det(I − K_sine) on (0, s)),
-        β = 4:  E₄ = [E₊(2s) + E₋(2s)] / 2.
-    """
-    if beta == 1:
-        return _parity_gap(s, +1.0, m)
-    if beta == 2:
-        (p, p1, p2), (q, q1, q2) = _parity_gap(s, +1.0, m), _parity_gap(s, -1.0, m)
-        return p * q, p1 * q + p * q1, p2 * q + 2.0 * p1 * q1 + p * q2
-    (p, p1, p2), (q, q1, q2) = (_parity_gap(2.0 * np.asarray(s, dtype=float), sign, m)
-                                for sign in (+1.0, -1.0))
-    return 0.5 * (p + q), p1 + q1, 2.0 * (p2 + q2)
-
-
-@functools.lru_cache(maxsize=None)
-def _gap_interpolants(beta):
-    """Chebyshev interpolants of (E, E', E'') on [0, s_max], built once per β.
-
-    Values at first-kind Chebyshev points, coefficients by a DCT-II (a Vandermonde
-    product would lose two digits near the ends at this degree).
-    """
-    smax = _SPACING_SMAX[beta]
-    n = _CHEB_POINTS
-    x = np.cos(np.pi * (np.arange(n) + 0.5) / n)
-    values = _gap_derivatives(0.5 * smax * (x + 1.0), beta)
-    out = []
-    for v in values:
-        c = fft.dct(v, type=2) / n
-        c[0] *= 0.5
-        out.append(Chebyshev(c, domain=[0.0, smax]))
-    return tuple(out)
-
-
-def _per_beta(func, x, beta):
-    """Evaluate ``func(x_subset, beta_value)`` for each distinct β in a broadcast call."""
-    x, beta = np.broadcast_arrays(np.asarray(x, dtype=float), beta)
-    out = np.empty(x.shape)
-    for b in np.unique(beta):
-        mask = beta == b
-        out[mask] = func(x[mask], int(b))
-    return out
-
-
-def _spacing_pdf(x, beta):
-    smax = _SPACING_SMAX[beta]
-    p = _gap_interpolants(beta)[2](np.minimum(x, smax))
-    return np.where(x < smax, np.maximum(p, 0.0), 0.0)
-
-
-def _spacing_sf(x, beta):
-    smax = _SPACING_SMAX[beta]
-    sf = -_gap_interpolants(beta)[1](np.minimum(x, smax))      # sf = −E'(s)
-    return np.where(x < smax, np.clip(sf, 0.0, 1.0), 0.0)
-
-
-class _SpacingGen(stats.rv_continuous):
-    """Gaudin–Mehta bulk spacing law p_β(s) = E_β''(0; s)."""
-
-    def _argcheck(self, beta):
-        return np.isin(beta, (1, 2, 4))
-
-    def _pdf(self, x, beta):
-        return _per_beta(_spacing_pdf, x, beta)
-
-    def _sf(self, x, beta):
-        return _per_beta(_spacing_sf, x, beta)
-
-    def _cdf(self, x, beta):
-        return 1.0 - self._sf(x, beta)
-
-    def _ppf(self, q, beta):
-        hi = np.vectorize(_SPACING_SMAX.get)(np.asarray(beta, dtype=int))
-        return _invert_cdf(self._cdf, self._pdf, q, 0.0, hi, beta)
-
-    def _munp(self, n, beta):
-        # 200 Gauss–Legendre nodes integrate s^n × (degree-96 interpolant) to rounding.
-        def moment(_, b):
-            smax = _SPACING_SMAX[b]
-            t, w = np.polynomial.legendre.leggauss(200)
-            s = 0.5 * smax * (t + 1.0)
-            return 0.5 * smax * np.sum(w * s**n * _spacing_pdf(s, b))
-        return _per_beta(moment, np.zeros(np.shape(beta)), beta)
-
-
-_spacing = _SpacingGen(a=0.0, name="spacing", shapes="beta")
-
-
-def spacing(beta):
-    r"""Exact infinite-N bulk nearest-neighbour spacing law (Gaudin–Mehta).
-
-    .. math::
-
-        p_\beta(s) = \frac{d^2}{ds^2} E_\beta(0; s),\qquad
-        F(s) = 1 + E_\beta'(0; s),
-
-    where E_β(0; s) is the probability that an interval of length s (in units of
-    the mean spacing) holds no eigenvalue. With S(z) = sin(πz)/(πz) and
-    E_±(s) = det(I − K_±) on L²(0, s/2), K_±(x, y) = S(x−y) ± S(x+y):
-    E₁ = E₊(s), E₂ = E₊(s)E₋(s) = det(I − K_sine) on (0, s),
-    E₄ = [E₊(2s) + E₋(2s)]/2.
-
-    The Fredholm determinants are discretised by Gauss–Legendre (Nyström) quadrature
-    with 48 nodes (Bornemann 2010); E' and E'' are exact derivatives of the discrete
-    determinant (traces of the resolvent), not finite differences. E, E', E'' are
-    tabulated once per β (cached) on 97 Chebyshev points of [0, s_max] and evaluated
-    by Clenshaw's recurrence, so ``pdf``/``cdf`` are vectorised and cheap. The pdf is
-    accurate to about 1e-13 on [0, s_max] (s_max = 8, 6, 5 for β = 1, 2, 4; checked
-    against 64 nodes and against spectral differentiation of E), and is set to 0
-    beyond, where it is below 1e-17. Published variances (Bornemann 2010
-    review, Tables 7–8): 0.2855306557 (GOE) and 0.1799938776 (GUE); this module
-    reproduces them to 1e-10. For GSE the variance is 0.1040984222 (Mehta: 0.104).
-
-    Parameters
-    ----------
-    beta : {1, 2, 4}
-        Dyson index (GOE, GUE, GSE).
-
-    Returns
-    -------
-    scipy.stats frozen distribution
-        Support [0, ∞), mean 1. Small-s behaviour p₁ ≈ (π²/6)s, p₂ ≈ (π²/3)s²,
-        p₄ ≈ (16π⁴/135)s⁴.
-
-    Raises
-    ------
-    TypeError
-        If `beta` is not a real number.
-    ValueError
-        If `beta` is not 1, 2 or 4.
-
-    Notes
-    -----
-    β = 4 reuses the E_± determinants of β = 1, 2 at argument 2s. ``cdf`` and ``sf``
-    are accurate in absolute terms (~1e-15), not relative ones, so ``sf`` values far
-    out in the tail, below ~1e-15, carry no significant digits.
-
-    References
-    ----------
-    M. Gaudin, Nucl. Phys. 25, 447 (1961), doi:10.1016/0029-5582(61)90176-3.
-    M. L. Mehta, *Random Matrices*, 3rd ed., Elsevier (2004).
-    F. Bornemann, "On the numerical evaluation of Fredholm determinants",
-    Math. Comp. 79, 871 (2010), doi:10.1090/S0025-5718-09-02280-7, arXiv:0804.2543.
-    F. Bornemann, "On the numerical evaluation of distributions in random matrix
-    theory: a review", Markov Process. Related Fields 16, 803 (2010), arXiv:0904.1581.
-
-    Examples
-    --------
-    >>> from coulombgas import theory
-    >>> law = theory.spacing(2)
-    >>> round(float(law.var()), 8)
-    0.17999388
-    """
-    beta = _beta(beta, (1, 2, 4))
-    return _Law(_spacing, beta, label=f"spacing(beta={beta})")
+    beta = dyson_index(beta, (1, 2, 4))
+    return Law(_wigner_surmise, beta, label=f"wigner_surmise(beta={beta})")
 
 
 def poisson_spacing():
@@ -488,7 +159,7 @@ def poisson_spacing():
     >>> float(theory.poisson_spacing().mean())
     1.0
     """
-    return _Law(stats.expon, label="poisson_spacing()")
+    return Law(stats.expon, label="poisson_spacing()")
 
 
 # --------------------------------------------------------------------------------------
@@ -527,19 +198,19 @@ class _GapRatioGen(stats.rv_continuous):
         return np.isin(beta, (0, 1, 2, 4))
 
     def _pdf(self, x, beta):
-        return _per_beta(_ratio_pdf, x, beta)
+        return per_beta(_ratio_pdf, x, beta)
 
     def _cdf(self, x, beta):
-        return _per_beta(_ratio_cdf, x, beta)
+        return per_beta(_ratio_cdf, x, beta)
 
     def _ppf(self, q, beta):
-        return _invert_cdf(self._cdf, self._pdf, q, 0.0, 1.0, beta)
+        return invert_cdf(self._cdf, self._pdf, q, 0.0, 1.0, beta)
 
     def _munp(self, n, beta):
         # The same Gauss rule on [0, 1] is exact to rounding for ∫ r^n 2P(r) dr.
         t, w = _RATIO_GL
         r = 0.5 * (t + 1.0)
-        return _per_beta(lambda _, b: 0.5 * (r**n * _ratio_pdf(r, b)) @ w,
+        return per_beta(lambda _, b: 0.5 * (r**n * _ratio_pdf(r, b)) @ w,
                          np.zeros(np.shape(beta)), beta)
 
 
@@ -598,9 +269,9 @@ def gap_ratio(beta):
         _validate.one_of("beta", beta, ("poisson",))
         beta = 0
     else:
-        beta = _beta(beta, (1, 2, 4, 0))
+        beta = dyson_index(beta, (1, 2, 4, 0))
     label = "gap_ratio(beta='poisson')" if beta == 0 else f"gap_ratio(beta={beta})"
-    return _Law(_gap_ratio, beta, label=label)
+    return Law(_gap_ratio, beta, label=label)
 
 
 # --------------------------------------------------------------------------------------
@@ -644,9 +315,9 @@ def two_mode_spacing(sigma1, sigma2):
     >>> round(float(theory.two_mode_spacing(0.6, 0.8).mean()), 6)
     1.253314
     """
-    sigma1 = _scale("sigma1", sigma1)
-    sigma2 = _scale("sigma2", sigma2)
-    return _Law(stats.rayleigh, scale=math.hypot(sigma1, sigma2),
+    sigma1 = checked_scale("sigma1", sigma1)
+    sigma2 = checked_scale("sigma2", sigma2)
+    return Law(stats.rayleigh, scale=math.hypot(sigma1, sigma2),
                 label=f"two_mode_spacing(sigma1={sigma1:g}, sigma2={sigma2:g})")
 
 
@@ -696,7 +367,7 @@ class _TwoModeDensityGen(stats.rv_continuous):
 
     def _ppf(self, q, sigma1, sigma2):
         half = 40.0 * np.maximum(sigma1, sigma2)           # |x| > 40σ has probability < 1e-300
-        return _invert_cdf(self._cdf, self._pdf, q, -half, half, sigma1, sigma2)
+        return invert_cdf(self._cdf, self._pdf, q, -half, half, sigma1, sigma2)
 
     def _stats(self, sigma1, sigma2):
         # With u = x₁ − x₂ ~ N(0, Σ²) reweighted by |u| and x₁ | u Gaussian with mean
@@ -780,13 +451,13 @@ def two_mode_density(sigma1, sigma2, loc=0.0):
     >>> round(float(law.var()), 6)
     3.668561
     """
-    sigma1 = _scale("sigma1", sigma1)
-    sigma2 = _scale("sigma2", sigma2)
+    sigma1 = checked_scale("sigma1", sigma1)
+    sigma2 = checked_scale("sigma2", sigma2)
     loc = _validate.real("loc", loc)
     if abs(loc) > 1e12 * max(sigma1, sigma2):  # the widths would vanish in loc's float resolution
         raise ValueError(f"`loc` must satisfy |loc| <= 1e12 x max(`sigma1`, `sigma2`) = "
                          f"{1e12 * max(sigma1, sigma2):g}, got {loc:g}")
-    return _Law(_two_mode_density, sigma1, sigma2, loc=loc,
+    return Law(_two_mode_density, sigma1, sigma2, loc=loc,
                 label=f"two_mode_density(sigma1={sigma1:g}, sigma2={sigma2:g}, loc={loc:g})")
 
 
@@ -827,8 +498,8 @@ def semicircle(radius):
     >>> float(theory.semicircle(2.0).var())
     1.0
     """
-    radius = _scale("radius", radius)
-    return _Law(stats.semicircular, scale=radius, label=f"semicircle(radius={radius:g})")
+    radius = checked_scale("radius", radius)
+    return Law(stats.semicircular, scale=radius, label=f"semicircle(radius={radius:g})")
 
 
 _MP_RATIO_MIN, _MP_RATIO_MAX = 1e-12, 1e12
@@ -871,7 +542,7 @@ class _MarchenkoPasturGen(stats.rv_continuous):
 
     def _ppf(self, q, ratio):
         a, b = _mp_edges(ratio)
-        return _invert_cdf(self._cdf, self._pdf, q, a, b, ratio)
+        return invert_cdf(self._cdf, self._pdf, q, a, b, ratio)
 
     def _stats(self, ratio):
         # Central moments in closed form (from the Narayana moments 1, 1+λ, 1+3λ+λ², 1+6λ+6λ²+λ³:
@@ -953,7 +624,7 @@ def marchenko_pastur(ratio, sigma=1.0):
     """
     # λ in [1e-12, 1e12] keeps the support's width 4√λ resolvable against its centre 1 + λ
     # and the fourth moment (∝ σ⁸λ⁴ for λ > 1) finite for σ in [1e-30, 1e30].
-    ratio = _scale("ratio", ratio, _MP_RATIO_MIN, _MP_RATIO_MAX)
-    sigma = _scale("sigma", sigma, _MP_SIGMA_MIN, _MP_SIGMA_MAX)
-    return _Law(_marchenko_pastur, ratio, scale=sigma**2,
+    ratio = checked_scale("ratio", ratio, _MP_RATIO_MIN, _MP_RATIO_MAX)
+    sigma = checked_scale("sigma", sigma, _MP_SIGMA_MIN, _MP_SIGMA_MAX)
+    return Law(_marchenko_pastur, ratio, scale=sigma**2,
                 label=f"marchenko_pastur(ratio={ratio:g}, sigma={sigma:g})")
