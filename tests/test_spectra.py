@@ -16,6 +16,7 @@ import scipy.stats
 from stats import assert_ks, assert_mean_z, assert_two_sample, assert_z
 
 from coulombgas import spectra
+from coulombgas.spectra import _fits  # the Anderson–Darling p-value helpers
 
 RNG = np.random.default_rng
 
@@ -262,21 +263,21 @@ def test_anderson_darling_critical_values(a2, p):
     # Classical asymptotic critical values (Stephens 1974, case 0). The tabulated 1 % point
     # 3.857 is itself slightly off: the exact limit law (ad_limit_cdf) gives p = 0.0102
     # there and puts the 1 % point at 3.878, hence the tolerance of 3e-4.
-    assert 1 - spectra._ad_inf(a2) == pytest.approx(p, abs=3e-4)
+    assert 1 - _fits._ad_inf(a2) == pytest.approx(p, abs=3e-4)
     # the finite-n correction vanishes as n grows
-    assert spectra._ad_pvalue(10**6, a2) == pytest.approx(1 - spectra._ad_inf(a2), abs=1e-7)
+    assert _fits._ad_pvalue(10**6, a2) == pytest.approx(1 - _fits._ad_inf(a2), abs=1e-7)
 
 
 def test_anderson_darling_limit_law():
     # ADinf against the exact series: Marsaglia's fit is good to ~2e-5
     for z in (0.3, 0.8, 1.5, 2.5, 4.0, 6.0):
-        assert spectra._ad_inf(z) == pytest.approx(ad_limit_cdf(z), abs=3e-5)
+        assert _fits._ad_inf(z) == pytest.approx(ad_limit_cdf(z), abs=3e-5)
 
 
 @pytest.mark.parametrize("n", [2, 8, 1000])
 def test_anderson_darling_pvalue_monotone_to_zero(n):
     z = np.linspace(0.05, 60.0, 4000)
-    p = np.array([spectra._ad_pvalue(n, v) for v in z])
+    p = np.array([_fits._ad_pvalue(n, v) for v in z])
     assert p[0] == 1.0 and p[-1] < 1e-100 and np.all(np.diff(p) <= 0)
 
 
@@ -287,7 +288,7 @@ def test_anderson_darling_tail_by_simulation():
     k = np.arange(1, n + 1)
     a2 = -n - np.sum((2 * k - 1) * (np.log(u) + np.log1p(-u[:, ::-1])), axis=1) / n
     for z in (1.0, 2.492, 3.857, 6.0):
-        p = spectra._ad_pvalue(n, z)
+        p = _fits._ad_pvalue(n, z)
         assert_z(np.mean(a2 >= z), p, np.sqrt(p * (1 - p) / size))
 
 
