@@ -29,7 +29,6 @@ exactly), and assembles the :class:`~coulombgas.training.harvest.Harvest`.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numba
@@ -37,6 +36,7 @@ import numpy as np
 
 from .. import _rng
 from .. import _validate as v
+from ..store import ChunkedStore
 from .harvest import Harvest, spectra_of
 
 __all__ = ["check_common", "check_run_options", "check_footprint", "run_ensemble", "record_steps",
@@ -119,7 +119,7 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
     store = None
     if out is not None:
         store = _Store(os.fspath(out), name=name, params=params, seed=seed_rec, gram=gram,
-                       steps_at=at, models=models, resume=resume)
+                       steps_at=at, models=models, resume=resume, record_weights=record_weights)
     show = progress if progress is not None else models * steps > 2e6
     bar = None
     if show:
@@ -157,7 +157,7 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
                     bar.update((hi - lo) * todo)
             pieces.append(piece)
             if store is not None:
-                store.finish_block(lo)
+                store.finish_block(lo, hi)
     finally:
         if bar is not None:
             bar.close()
@@ -211,123 +211,79 @@ def _record(piece, r, state, loss, gram, record_weights):
 
 def _assemble(pieces, name, params, seed_rec, gram, at) -> Harvest:
     cat = {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
-    return _harvest(cat, name, params, seed_rec, gram, at)
-
-
-def _harvest(cat, name, params, seed_rec, gram, at) -> Harvest:
-    diverged = cat["diverged"]
-    keep = np.flatnonzero(diverged == 0)
-    bad = np.flatnonzero(diverged != 0)
-    return Harvest(
-        model=name, eigenvalues=cat["eigenvalues"][keep], singular_values=cat["singular_values"][keep],
-        loss=cat["loss"][keep], steps=np.asarray(at, dtype=np.int64), params=params, seed=seed_rec,
-        model_ids=keep.astype(np.int64), diverged_ids=bad.astype(np.int64),
-        diverged_step=diverged[bad].astype(np.int64),
-        weights=cat["weights"][keep] if "weights" in cat else None, gram=gram)
+    return Harvest.from_rows(model=name, params=params, seed=seed_rec, gram=gram, steps=at, arrays=cat,
+                             diverged=cat["diverged"], ids=np.arange(len(cat["diverged"])))
 
 
 class _Store:
-    """HDF5 file a training run streams to: full-size record arrays plus the current block's state."""
+    """The file a training run streams to: the one store (:mod:`coulombgas.store`), kind "harvest".
 
-    def __init__(self, path, *, name, params, seed, gram, steps_at, models, resume):
-        from ..io import _h5py, _json_default
+    Axes model, record, mode (and row, col for the weights); ``records_done``
+    per model; ``/state`` holds the current block's state (``W``, ``step``,
+    ``diverged``, the model's own arrays), its first model ``block``, the
+    record count it belongs to and the block's random-stream states. Blocks of
+    models run one after the other, so only one block's state is ever kept.
+    The file is created at the first write, when the weights' shape is known.
+    """
 
-        h5py = _h5py()
-        meta = json.dumps({"model": name, "params": params, "seed": seed, "gram": gram}, default=_json_default)
-        if os.path.exists(path) and resume:
-            self.fh = h5py.File(path, "r+")
-            if self.fh.attrs["meta"] != meta:
-                self.fh.close()
-                raise ValueError(f"`out` {path!r} holds a different run (model, parameters or seed differ); "
-                                 "use another path or resume=False")
-        else:
-            if os.path.exists(path) and not resume:
-                raise ValueError(f"`out` {path!r} exists; pass resume=True to continue it or choose a new path")
-            self.fh = h5py.File(path, "w")
-            self.fh.attrs["meta"] = meta
-            self.fh.create_dataset("steps", data=steps_at)
-            self.fh.create_dataset("diverged", data=np.zeros(models, dtype=np.int64))
-            self.fh.attrs["blocks_done"] = json.dumps([])
-            self.fh.create_group("state")
-        self.models, self.records = models, len(steps_at)
+    def __init__(self, path, *, name, params, seed, gram, steps_at, models, resume, record_weights):
+        self.path, self.models, self.steps_at = path, models, steps_at
+        self.record_weights = record_weights
+        self.meta = {"model": name, "params": params, "seed": seed, "gram": gram, "record_weights": record_weights}
+        self.store, self.resume = None, resume
+        if os.path.exists(path):  # refused without resume, or if another run's; else reopened now
+            self._open(None)
 
-    def _dataset(self, key, shape):
-        if key not in self.fh:
-            chunks = (min(self.models, 256), 1) + tuple(shape)
-            self.fh.create_dataset(key, shape=(self.models, self.records) + tuple(shape), dtype="f8",
-                                   fillvalue=np.nan, chunks=chunks)
-        return self.fh[key]
+    def _open(self, shape):
+        dims = {"model": self.models, "record": len(self.steps_at)}
+        fields = {"diverged": (("model",), "i8")}
+        if shape is not None:
+            m, k = shape[-2:]
+            dims.update(mode=k if self.meta["gram"] == "WtW" else m, row=m, col=k)
+            fields.update(eigenvalues=(("model", "record", "mode"), "f8"),
+                          singular_values=(("model", "record", "mode"), "f8"), loss=(("model", "record"), "f8"))
+            if self.record_weights:
+                fields["weights"] = (("model", "record", "row", "col"), "f8")
+        self.store = ChunkedStore(
+            self.path, kind="harvest", meta=self.meta, rows="model", resume=self.resume,
+            dims=dims, fields=fields, data={"steps": (("record",), self.steps_at),
+                                            "model_id": (("model",), np.arange(self.models, dtype=np.int64))})
 
     def block_done(self, lo) -> bool:
-        return lo in json.loads(self.fh.attrs["blocks_done"])
+        return self.store is not None and int(self.store.done[lo]) == len(self.steps_at)
 
     def restore(self, lo, state, gens) -> int:
         """Overwrite ``state`` and ``gens`` with the saved ones of block ``lo``; returns the next record."""
-        grp = self.fh["state"]
-        if grp.attrs.get("block", -1) != lo:
+        if self.store is None:
+            self._open(state["W"].shape)
+            return 0
+        saved = self.store.state()
+        if int(saved.get("block", -1)) != lo:
             return 0
         for key in state:
-            state[key][...] = grp[key][()]
-        for g, s in zip(gens, json.loads(grp.attrs["rng"])):
-            g.bit_generator.state = s
-        return int(grp.attrs["next_record"])
+            state[key][...] = saved[key]
+        for g, st in zip(gens, saved["rng"]):
+            g.bit_generator.state = st
+        return int(saved["record"])
 
     def read_piece(self, lo, hi, first, piece):
         for key in ("eigenvalues", "singular_values", "loss", "weights"):
-            if key in piece and key in self.fh:
-                piece[key][:, :first] = self.fh[key][lo:hi, :first]
+            if key in piece:
+                piece[key][:, :first] = self.store.dataset(key)[lo:hi, :first]
 
     def write(self, lo, hi, r, piece, state, gens):
+        """Record ``r`` of models lo..hi, then the block's state, then the marker (store's commit order)."""
+        rows = slice(lo, hi)
         for key in ("eigenvalues", "singular_values", "loss", "weights"):
             if key in piece:
-                self._dataset(key, piece[key].shape[2:])[lo:hi, r] = piece[key][:, r]
-        self.fh["diverged"][lo:hi] = piece["diverged"]
-        grp = self.fh["state"]
-        for key, value in state.items():
-            if key in grp and grp[key].shape != value.shape:
-                del grp[key]
-            if key not in grp:
-                grp.create_dataset(key, data=value)
-            else:
-                grp[key][...] = value
-        grp.attrs["block"] = lo
-        grp.attrs["next_record"] = r + 1
-        grp.attrs["rng"] = json.dumps([g.bit_generator.state for g in gens])
-        self.fh.flush()
+                self.store.write(key, (rows, r), piece[key][:, r])
+        self.store.write("diverged", rows, piece["diverged"])
+        self.store.save_state(dict(state, block=np.int64(lo)), [g.bit_generator.state for g in gens], record=r + 1)
+        self.store.commit(r + 1, rows)
 
-    def finish_block(self, lo):
-        done = json.loads(self.fh.attrs["blocks_done"])
-        self.fh.attrs["blocks_done"] = json.dumps(sorted(set(done) | {lo}))
-        self.fh["state"].attrs["block"] = -1
-        self.fh.flush()
+    def finish_block(self, lo, hi):
+        self.store.commit(len(self.steps_at), slice(lo, hi))
 
     def close(self):
-        self.fh.close()
-
-
-def harvest_from_store(fh) -> Harvest:
-    """The :class:`Harvest` of a streamed run, finished or interrupted.
-
-    An interrupted run keeps the models that got furthest and the records they
-    all have (a single block interrupted mid-way keeps every model, cut at the
-    last record written); models that had not started are left out.
-    """
-    meta = json.loads(fh.attrs["meta"])
-    at = fh["steps"][()]
-    cat = {key: fh[key][()] for key in ("eigenvalues", "singular_values", "loss", "weights") if key in fh}
-    cat["diverged"] = fh["diverged"][()]
-    if "loss" not in cat:  # nothing recorded yet
-        raise ValueError("the training file holds no records yet")
-    done = np.isfinite(cat["loss"])
-    written = np.where(cat["diverged"] != 0, len(at), np.argmin(np.c_[done, np.zeros(len(done), bool)], axis=1))
-    last = int(written.max())
-    rows = written == last
-    cat = {key: value[rows] for key, value in cat.items()}
-    for key in ("eigenvalues", "singular_values", "loss", "weights"):
-        if key in cat:
-            cat[key] = cat[key][:, :last]
-    harvest = _harvest(cat, meta["model"], meta["params"], meta["seed"], meta["gram"], at[:last])
-    ids = np.flatnonzero(rows)
-    harvest.model_ids = ids[harvest.model_ids]
-    harvest.diverged_ids = ids[harvest.diverged_ids]
-    return harvest
+        if self.store is not None:
+            self.store.close()

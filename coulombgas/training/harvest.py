@@ -15,6 +15,13 @@ exceeded the divergence threshold (100, as in the papers) or became
 non-finite is stopped and listed in ``diverged_ids`` with the update at which
 it blew up, so ensemble statistics are never poisoned by inf/NaN.
 ``model_ids`` maps each kept row back to its model (its random stream).
+
+Files: ``save``/``load`` write ``.npz`` or, for ``.h5``/``.hdf5``, the package's
+one store (:mod:`coulombgas.store`, kind ``"harvest"``): the arrays above on the
+named axes (model, record, mode, row, col) plus ``model_id`` and ``diverged``
+per row — the same layout a streamed training run writes, so
+``xr.open_dataset(path, engine="h5netcdf")`` reads both. Files written before
+the store (``attrs["meta"]`` without ``attrs["format"]``) still load.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import _json_default
+from ..store import ChunkedStore, dumps, h5py_module, is_store, read_store
 
 __all__ = ["Harvest", "spectra_of", "coincident_groups"]
 
@@ -155,40 +162,71 @@ class Harvest:
         return {"model": self.model, "params": self.params, "seed": self.seed, "gram": self.gram}
 
     def save(self, path) -> None:
-        """Write to ``path``: ``.h5``/``.hdf5`` as HDF5 (needs h5py), anything else as ``.npz``."""
+        """Write to ``path``: ``.h5``/``.hdf5`` as the one store (needs h5py), anything else as ``.npz``."""
         arrays = {name: getattr(self, name) for name in _ARRAYS if getattr(self, name) is not None}
-        meta = json.dumps(self._meta(), default=_json_default)
         path = os.fspath(path)
         if path.endswith((".h5", ".hdf5")):
-            from ..io import _h5py
-
-            with _h5py().File(path, "w") as fh:
-                for name, value in arrays.items():
-                    fh.create_dataset(name, data=value)
-                fh.attrs["meta"] = meta
+            self._save_store(path)
             return
         tmp = path + ".tmp.npz"
-        np.savez(tmp, meta=np.array(meta), **arrays)
+        np.savez(tmp, meta=np.array(dumps(self._meta())), **arrays)
         os.replace(tmp, path)
+
+    def _save_store(self, path) -> None:
+        models, records, n = self.eigenvalues.shape
+        dims = {"model": models, "record": records, "mode": n, "diverged_model": len(self.diverged_ids)}
+        rec = ("model", "record")
+        data = {"steps": (("record",), self.steps), "model_id": (("model",), self.model_ids),
+                "diverged": (("model",), np.zeros(models, dtype=np.int64)),
+                "eigenvalues": (rec + ("mode",), self.eigenvalues),
+                "singular_values": (rec + ("mode",), self.singular_values), "loss": (rec, self.loss),
+                "diverged_ids": (("diverged_model",), self.diverged_ids),
+                "diverged_step": (("diverged_model",), self.diverged_step)}
+        if self.weights is not None:
+            dims.update(row=self.weights.shape[2], col=self.weights.shape[3])
+            data["weights"] = (rec + ("row", "col"), self.weights)
+        with ChunkedStore(path, kind="harvest", meta=self._meta(), dims=dims, fields={}, data=data, rows="model",
+                          overwrite=True) as store:
+            store.commit(records)
+
+    @classmethod
+    def from_rows(cls, *, model, params, seed, gram, steps, arrays, diverged, ids, diverged_ids=(),
+                  diverged_step=()) -> "Harvest":
+        """A harvest from per-model rows: ``arrays`` (eigenvalues, singular_values, loss[, weights]) of shape
+        (rows, records, ...), ``diverged`` (rows,) the update at which a row's model blew up (0: it did not),
+        ``ids`` (rows,) the rows' model ids; ``diverged_ids``/``diverged_step``: models already left out."""
+        diverged = np.asarray(diverged, dtype=np.int64)
+        ids = np.asarray(ids, dtype=np.int64)
+        keep = np.flatnonzero(diverged == 0)
+        bad = np.flatnonzero(diverged != 0)
+        weights = arrays.get("weights")
+        return cls(model=model, eigenvalues=arrays["eigenvalues"][keep],
+                   singular_values=arrays["singular_values"][keep], loss=arrays["loss"][keep],
+                   steps=np.asarray(steps, dtype=np.int64), params=params, seed=seed, model_ids=ids[keep],
+                   diverged_ids=np.r_[ids[bad], np.asarray(diverged_ids, dtype=np.int64)],
+                   diverged_step=np.r_[diverged[bad], np.asarray(diverged_step, dtype=np.int64)],
+                   weights=None if weights is None else weights[keep], gram=gram)
 
     @classmethod
     def load(cls, path) -> "Harvest":
-        """Read a harvest written by :meth:`save` or streamed by a training run."""
+        """Read a harvest written by :meth:`save` or streamed by a training run (finished or interrupted).
+
+        An interrupted run keeps the models that got furthest and the records
+        they all have (a single block interrupted mid-way keeps every model, cut
+        at the last record written); models that had not started are left out.
+        """
         path = os.fspath(path)
         if path.endswith((".h5", ".hdf5")):
-            from ..io import _h5py
-
-            with _h5py().File(path, "r") as fh:
-                if "state" in fh:  # a streamed run: keep the records it finished
-                    from ._loop import harvest_from_store
-
-                    return harvest_from_store(fh)
-                meta = json.loads(fh.attrs["meta"])
-                arrays = {name: fh[name][()] for name in _ARRAYS if name in fh}
-        else:
-            with np.load(path, allow_pickle=False) as fh:
-                meta = json.loads(str(fh["meta"]))
-                arrays = {name: fh[name] for name in _ARRAYS if name in fh.files}
+            with h5py_module().File(path, "r") as fh:
+                if not is_store(fh):
+                    return _load_before_store(cls, fh)
+                stored = read_store(fh)
+            if stored["kind"] != "harvest":
+                raise ValueError(f"{path} holds a {stored['kind']}, not a harvest")
+            return _from_store(cls, stored)
+        with np.load(path, allow_pickle=False) as fh:
+            meta = json.loads(str(fh["meta"]))
+            arrays = {name: fh[name] for name in _ARRAYS if name in fh.files}
         return cls(model=meta["model"], params=meta["params"], seed=meta["seed"], gram=meta["gram"], **arrays)
 
     def __repr__(self) -> str:
@@ -199,3 +237,39 @@ class Harvest:
 _ARRAYS = ("eigenvalues", "singular_values", "loss", "steps", "model_ids", "diverged_ids", "diverged_step",
            "weights")
 
+
+
+def _from_store(cls, stored) -> Harvest:
+    """A harvest from :func:`coulombgas.store.read_store`'s values (saved or streamed, maybe interrupted)."""
+    meta, a, done = stored["meta"], stored["arrays"], stored["done"]
+    last = int(done.max()) if done.size else 0
+    if last == 0:
+        raise ValueError("the training file holds no records yet")
+    rows = done == last
+    arrays = {key: a[key][rows][:, :last] for key in ("eigenvalues", "singular_values", "loss", "weights")
+              if key in a}
+    return cls.from_rows(model=meta["model"], params=meta["params"], seed=meta["seed"], gram=meta["gram"],
+                         steps=a["steps"][:last], arrays=arrays, diverged=a["diverged"][rows],
+                         ids=a["model_id"][rows], diverged_ids=a.get("diverged_ids", ()),
+                         diverged_step=a.get("diverged_step", ()))
+
+
+def _load_before_store(cls, fh) -> Harvest:
+    """Read the two HDF5 layouts of earlier versions: a saved harvest, or a streamed run (``/state``)."""
+    meta = json.loads(fh.attrs["meta"])
+    if "state" not in fh:
+        arrays = {name: fh[name][()] for name in _ARRAYS if name in fh}
+        return cls(model=meta["model"], params=meta["params"], seed=meta["seed"], gram=meta["gram"], **arrays)
+    at = fh["steps"][()]
+    cat = {key: fh[key][()] for key in ("eigenvalues", "singular_values", "loss", "weights") if key in fh}
+    diverged = fh["diverged"][()]
+    if "loss" not in cat:
+        raise ValueError("the training file holds no records yet")
+    # That layout had no marker: a row's records are its leading finite losses (a diverged row counts as done).
+    finite = np.isfinite(cat["loss"])
+    written = np.where(diverged != 0, len(at), np.argmin(np.c_[finite, np.zeros(len(finite), bool)], axis=1))
+    last = int(written.max())
+    rows = written == last
+    arrays = {key: value[rows][:, :last] for key, value in cat.items()}
+    return cls.from_rows(model=meta["model"], params=meta["params"], seed=meta["seed"], gram=meta["gram"],
+                         steps=at[:last], arrays=arrays, diverged=diverged[rows], ids=np.flatnonzero(rows))

@@ -46,15 +46,22 @@ Conventions
   in the arrays and ``diverged_ids`` is empty, unlike the ensemble models,
   which drop a diverged model's rows).
 
-Streaming: with ``out`` (needs h5py), every record is appended to an HDF5 file
-and flushed, so a run that is killed keeps everything written so far; read it
-with :meth:`TorchRecorder.load`. Layout::
+Streaming: with ``out`` (needs h5py), every record is appended to the package's
+one store (:mod:`coulombgas.store`, kind ``"recording"``) and committed, so a
+run that is killed keeps everything written so far; read it with
+:meth:`TorchRecorder.load`, or as labelled arrays with
+``xr.open_dataset(out, engine="h5netcdf")`` (``steps``, ``loss``) and
+``group="spectra/<name>"`` (one parameter's spectra). Layout::
 
-    /steps        (records,) int64          /loss  (records,) float64
-    /spectra/<name>/eigenvalues  (records, n)  /spectra/<name>/singular_values  (records, n)
-    /spectra/<name>/weights      (records, m, k), only with record_weights
-    attrs: meta (JSON: module, names, shapes, every, gram, lr, batch_size, seed),
-           records (rows complete; written last), diverged_step (-1 if none)
+    /steps  (record,) int64          /loss  (record,) float64     /records_done  () rows complete
+    /spectra/<name>/eigenvalues      (record, mode)
+    /spectra/<name>/singular_values  (record, mode)
+    /spectra/<name>/weights          (record, row, col), only with record_weights
+    /state/diverged_step             () the update count at divergence, -1 if none
+    attrs: meta (JSON: module, names, shapes, dtypes, every, gram, record_weights, lr, batch_size, seed)
+
+The record axis grows by doubling; entries past ``records_done`` are fill
+values. Files written by earlier versions (``attrs["records"]``) still load.
 
 References: G. Aarts, B. Lucini, C. Park, arXiv:2407.16427; G. Aarts,
 O. Hajizadeh, B. Lucini, C. Park, arXiv:2411.13512; SCIENCE.md §5, §7.
@@ -72,6 +79,7 @@ import numpy as np
 
 from .. import _rng
 from .. import _validate as v
+from ..store import ChunkedStore, h5py_module, is_store, read_store
 from .harvest import Harvest
 
 __all__ = ["TorchRecorder"]
@@ -415,36 +423,24 @@ class TorchRecorder:
 # ----------------------------------------------------------------------------------- storage
 
 class _Store:
-    """The HDF5 file a recorder appends to (layout in the module docstring)."""
+    """The one store a recorder appends to (layout in the module docstring)."""
 
     def __init__(self, path, meta, shapes, gram, record_weights, overwrite):
-        from ..io import _h5py, _json_default
-
-        h5py = _h5py()
-        if os.path.exists(path) and not overwrite:
-            raise ValueError(f"`out` {path!r} exists; choose a new path or pass overwrite=True")
-        self.path = path
-        self.fh = h5py.File(path, "w")
-        self.fh.attrs["meta"] = json.dumps(meta, default=_json_default)
-        self.fh.attrs["records"] = 0
-        self.fh.attrs["diverged_step"] = -1
-        self.fh.create_dataset("steps", shape=(0,), maxshape=(None,), dtype="i8", chunks=(1024,))
-        self.fh.create_dataset("loss", shape=(0,), maxshape=(None,), dtype="f8", chunks=(1024,))
-        # Dataset handles are cached (h5py lookups cost more than the writes) and the
-        # arrays grow by doubling; rows past attrs["records"] are never read.
-        self.rows = {"steps": self.fh["steps"], "loss": self.fh["loss"]}
+        dims, fields = {"record": None}, {"steps": (("record",), "i8"), "loss": (("record",), "f8")}
         for name, (m, k) in shapes.items():
-            grp = self.fh.create_group(f"spectra/{name}")
-            n = k if gram == "WtW" else m
-            rows = max(1, min(1024, 2**16 // n))  # ~512 KiB chunks
+            group = f"spectra/{name}"
+            dims[f"{group}/mode"] = k if gram == "WtW" else m
             for key in ("eigenvalues", "singular_values"):
-                self.rows[name, key] = grp.create_dataset(key, shape=(0, n), maxshape=(None, n), dtype="f8",
-                                                          chunks=(rows, n))
+                fields[f"{group}/{key}"] = (("record", f"{group}/mode"), "f8")
             if record_weights:
-                self.rows[name, "weights"] = grp.create_dataset("weights", shape=(0, m, k), maxshape=(None, m, k),
-                                                                dtype="f8", chunks=(1, m, k))
+                dims.update({f"{group}/row": m, f"{group}/col": k})
+                fields[f"{group}/weights"] = (("record", f"{group}/row", f"{group}/col"), "f8")
+        self.store = ChunkedStore(path, kind="recording", meta=meta, dims=dims, fields=fields, overwrite=overwrite,
+                                  exists_hint="choose a new path or pass overwrite=True")
+        self.path = self.store.path
+        self.store.save_state({"diverged_step": np.int64(-1)})
+        self.store.commit(0)
         self.records, self.capacity, self.last_step, self.last_loss = 0, 0, None, math.nan
-        self.fh.flush()
 
     def write(self, step, loss, spectra):
         r = self.records
@@ -452,56 +448,65 @@ class _Store:
             r -= 1
             if math.isnan(loss):
                 loss = self.last_loss
-        if r >= self.capacity:
+        if r >= self.capacity:  # grow by doubling: rows past records_done are never read
             self.capacity = max(16, 2 * self.capacity)
-            for ds in self.rows.values():
-                ds.resize(self.capacity, axis=0)
-        self.rows["steps"][r] = step
-        self.rows["loss"][r] = loss
+            self.store.grow("record", self.capacity)
+        self.store.write("steps", r, step)
+        self.store.write("loss", r, loss)
         for name, (ev, sv, w) in spectra.items():
-            self.rows[name, "eigenvalues"][r] = ev
-            self.rows[name, "singular_values"][r] = sv
+            self.store.write(f"spectra/{name}/eigenvalues", r, ev)
+            self.store.write(f"spectra/{name}/singular_values", r, sv)
             if w is not None:
-                self.rows[name, "weights"][r] = w
-        # `records` last: a crash before this line leaves the previous records consistent.
+                self.store.write(f"spectra/{name}/weights", r, w)
         self.records, self.last_step, self.last_loss = r + 1, step, loss
-        self.fh.attrs["records"] = self.records
-        self.fh.flush()
+        self.store.commit(self.records)
 
     def diverged(self, step):
-        self.fh.attrs["diverged_step"] = step
-        self.fh.flush()
+        self.store.save_state({"diverged_step": np.int64(step)})
+        self.store.flush()
 
     def read(self):
-        self.fh.flush()
-        return _read_handle(self.fh)
+        self.store.flush()
+        return _read_handle(self.store.fh)
 
     def close(self):
-        if self.fh.id.valid:
-            self.fh.close()
+        self.store.close()
 
 
 def _read_file(path):
-    from ..io import _h5py
-
     if not os.path.exists(path):
         raise ValueError(f"`out` {path!r} does not exist")
-    with _h5py().File(path, "r") as fh:
-        if "meta" not in fh.attrs or "records" not in fh.attrs:
-            raise ValueError(f"`out` {path!r} is not a file written by TorchRecorder")
-        return _read_handle(fh)
+    with h5py_module().File(path, "r") as fh:
+        if is_store(fh) and fh.attrs["kind"] == "recording":
+            return _read_handle(fh)
+        if not is_store(fh) and "meta" in fh.attrs and "records" in fh.attrs:
+            return _read_before_store(fh)
+        raise ValueError(f"`out` {path!r} is not a file written by TorchRecorder")
 
 
 def _read_handle(fh):
+    stored = read_store(fh)
+    meta, a = stored["meta"], stored["arrays"]
+    r = int(stored["done"])
+    diverged = int(stored["state"]["diverged_step"])
+    meta["diverged_step"] = None if diverged < 0 else diverged
+    return _records(meta, r, lambda key: a[key])
+
+
+def _read_before_store(fh):
+    """The recorder's layout of earlier versions: the marker and divergence as attributes."""
     meta = json.loads(fh.attrs["meta"])
-    r = int(fh.attrs["records"])
     diverged = int(fh.attrs["diverged_step"])
     meta["diverged_step"] = None if diverged < 0 else diverged
+    return _records(meta, int(fh.attrs["records"]), lambda key: fh[key])
+
+
+def _records(meta, r, get):
     names = meta["names"]
-    return {"meta": meta, "steps": fh["steps"][:r].astype(np.int64), "loss": fh["loss"][:r],
-            "ev": {n: fh["spectra"][n]["eigenvalues"][:r] for n in names},
-            "sv": {n: fh["spectra"][n]["singular_values"][:r] for n in names},
-            "w": {n: fh["spectra"][n]["weights"][:r] for n in names} if meta["record_weights"] else None}
+    weights = {n: get(f"spectra/{n}/weights")[:r] for n in names} if meta["record_weights"] else None
+    return {"meta": meta, "steps": get("steps")[:r].astype(np.int64), "loss": get("loss")[:r],
+            "ev": {n: get(f"spectra/{n}/eigenvalues")[:r] for n in names},
+            "sv": {n: get(f"spectra/{n}/singular_values")[:r] for n in names}, "w": weights}
 
 
 def _harvests(data, name):
