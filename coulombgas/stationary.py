@@ -18,19 +18,20 @@ Methods (``method=``, see :data:`METHODS`):
 
 ``"tridiagonal"``
     Exact, independent draws from the Dumitriu–Edelman tridiagonal β-Hermite
-    / β-Laguerre models (:mod:`coulombgas.tridiagonal`), available when
+    / β-Laguerre models (:mod:`coulombgas.samplers.tridiagonal`), available when
     ``tridiagonal.exact_model(gas)`` recognises the gas.
 ``"mh"``
-    Single-site random-walk Metropolis (:mod:`coulombgas.mcmc`).
+    Single-site random-walk Metropolis (:mod:`coulombgas.samplers.metropolis`).
 ``"hmc"``
-    Hybrid Monte Carlo (Chafaï & Ferré 2018) with Stan-style warm-up.
+    Hybrid Monte Carlo (Chafaï & Ferré 2018, :mod:`coulombgas.samplers.hmc`) with Stan-style
+    warm-up (:mod:`coulombgas.samplers.warmup`).
 ``"auto"``
     ``"tridiagonal"`` where exact, else ``"hmc"``.
 
 Markov-chain results carry the integrated autocorrelation time τ, the
 effective sample size and the rank-normalised split R̂ of every mode and of
 log P_s; a chain shorter than 50 τ gives a loud :class:`UserWarning` (or
-:class:`~coulombgas.mcmc.AutocorrError` with ``strict=True``), as emcee does.
+:class:`~coulombgas.diagnostics.AutocorrError` with ``strict=True``), as emcee does.
 
 References
 ----------
@@ -48,17 +49,19 @@ import dataclasses
 import json
 import math
 import numbers
-import warnings
 import numpy as np
 
 from . import _rng
 from . import _validate as v
-from . import mcmc
+from .diagnostics import (MIN_TAU_MULTIPLE, AutocorrError, chain_diagnostics, effective_sample_size,
+                          integrated_time, split_rhat)
 from .gas import CoulombGas
-from .mcmc import AutocorrError, effective_sample_size, integrated_time, split_rhat
+from .samplers import tridiagonal
+from .samplers.chains import run_chains
+from .samplers.warmup import TARGET_ACCEPT, warmup_windows
 
-__all__ = ["sample", "Samples", "METHODS", "Method", "AutocorrError", "integrated_time",
-           "effective_sample_size", "split_rhat"]
+__all__ = ["sample", "Samples", "METHODS", "Method", "resolve_method", "AutocorrError", "integrated_time",
+           "effective_sample_size", "split_rhat", "MIN_TAU_MULTIPLE"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,15 +77,12 @@ class Method:
 METHODS = {
     "tridiagonal": Method("tridiagonal", True, None,
                           "Dumitriu & Edelman, J. Math. Phys. 43, 5830 (2002)"),
-    "mh": Method("mh", False, mcmc.TARGET_ACCEPT["mh"],
+    "mh": Method("mh", False, TARGET_ACCEPT["mh"],
                  "Metropolis et al. (1953); Gelman, Roberts & Gilks (1996) for the 0.44 target"),
-    "hmc": Method("hmc", False, mcmc.TARGET_ACCEPT["hmc"],
+    "hmc": Method("hmc", False, TARGET_ACCEPT["hmc"],
                   "Chafaï & Ferré, J. Stat. Phys. 174, 692 (2019); Neal (2011); Hoffman & Gelman (2014)"),
 }
 _ALIASES = {"metropolis": "mh", "auto": "auto"}
-
-#: Markov chains shorter than this many autocorrelation times give a warning (emcee's ``tol``).
-MIN_TAU_MULTIPLE = 50.0
 
 
 # ------------------------------------------------------------------ results
@@ -266,47 +266,34 @@ class Samples:
 
 # ------------------------------------------------------------------ dispatch
 
-def _tridiagonal_module():
-    """coulombgas.tridiagonal, imported lazily (it may be absent in a partial install)."""
-    try:
-        from . import tridiagonal
-    except ImportError as exc:
-        return None, str(exc)
-    return tridiagonal, ""
+def resolve_method(gas, method: str) -> str:
+    """The sampler ``sample(gas, n, method=method)`` runs: ``"tridiagonal"``, ``"mh"`` or ``"hmc"``.
 
-
-def _resolve_method(gas, method):
+    Resolves ``"auto"`` (``"tridiagonal"`` where :func:`coulombgas.samplers.tridiagonal.exact_model`
+    recognises the gas, else ``"hmc"``) and the alias ``"metropolis"``. Raises
+    :class:`ValueError` for an unknown name, or ``"tridiagonal"`` for a gas
+    without an exact matrix model (saying why not), :class:`TypeError` for a
+    non-string.
+    """
     if not isinstance(method, str):
         raise TypeError(f"`method` must be a string, got {type(method).__name__}")
     name = _ALIASES.get(method, method)
     v.one_of("method", name, ("auto", *METHODS))
-    if name in ("auto", "tridiagonal"):
-        module, why = _tridiagonal_module()
-        model = module.exact_model(gas) if module is not None else None
-        if name == "auto":
-            return ("tridiagonal", module) if model is not None else ("hmc", None)
-        if module is None:
-            raise ValueError(f"`method`='tridiagonal' is unavailable: coulombgas.tridiagonal cannot be "
-                             f"imported ({why}); use method='hmc'")
-        if model is None:
-            match = getattr(module, "_match", None)
-            why = match(gas)[1] if match is not None else ""
-            why = why or f"a {type(gas.potential).__name__} potential {_describe(gas)}"
-            raise ValueError(
-                "`method`='tridiagonal' needs a gas with an exact tridiagonal model (one quadratic or Laguerre "
-                "potential common to all modes, equal weights and noise: β-Hermite / β-Laguerre); "
-                f"this gas has {why}; use method='hmc' or 'mh'")
-        return "tridiagonal", module
-    return name, None
+    if name not in ("auto", "tridiagonal"):
+        return name
+    if tridiagonal.exact_model(gas) is not None:
+        return "tridiagonal"
+    if name == "auto":
+        return "hmc"
+    raise ValueError(
+        "`method`='tridiagonal' needs a gas with an exact tridiagonal model (one quadratic or Laguerre "
+        "potential common to all modes, equal weights and noise: β-Hermite / β-Laguerre); "
+        f"this gas has {tridiagonal.match_model(gas)[1]}; use method='hmc' or 'mh'")
 
 
-def _describe(gas) -> str:
-    kind, params, lower = gas.potential.kernel_data(gas.n)
-    if kind == 0:
-        degree = params.shape[1] - 1  # Polynomial trims the zero columns common to every mode
-        per_mode = not np.all(params == params[0])
-        return f"of degree {degree}" + (" differing between modes" if per_mode else "")
-    return "that is not exactly solvable"
+def _resolve_method(gas, method):
+    """(name, None): the old private form :mod:`coulombgas.cli` still imports; use :func:`resolve_method`."""
+    return resolve_method(gas, method), None
 
 
 # ------------------------------------------------------------------ public API
@@ -347,7 +334,7 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
         tqdm progress bar (default: for long runs).
     x0 : array_like, shape (n,) or (chains, n), optional
         Starting configurations, strictly increasing. Default: the harmonic
-        T = 0 equilibrium (:func:`coulombgas.dynamics.default_x0`), jittered
+        T = 0 equilibrium (:meth:`CoulombGas.ground_state`), jittered
         per chain by up to 0.4 of the smallest gap.
     target_accept : float in (0, 1), optional
         Warm-up's target mean acceptance (default 0.44 for ``"mh"``, 0.65 for ``"hmc"``).
@@ -370,7 +357,7 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
         HMC mass matrix from the warm-up covariance: dense (with shrinkage) or
         diagonal; ``"auto"`` is dense up to n = 1000, diagonal above.
     strict : bool
-        Raise :class:`~coulombgas.mcmc.AutocorrError` instead of warning when a
+        Raise :class:`~coulombgas.diagnostics.AutocorrError` instead of warning when a
         chain is shorter than 50 autocorrelation times.
 
     Returns
@@ -444,19 +431,19 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
     v.one_of("metric", metric, ("auto", "dense", "diag"))
     if metric == "auto":
         metric = "dense" if gas.n <= 1000 else "diag"
-    name, module = _resolve_method(gas, method)
+    name = resolve_method(gas, method)
     _check_size(gas.n, n_samples, chains, warmup, thin, name, metric)
 
     ss = _rng.seed_sequence(seed)
     seed_info = _rng.seed_record(ss)
     if name == "tridiagonal":
-        x = np.asarray(module.sample_exact(gas, n_samples, seed=ss), dtype=np.float64)
+        x = np.asarray(tridiagonal.sample_exact(gas, n_samples, seed=ss), dtype=np.float64)
         if np.any(x[:, 1:] < x[:, :-1]):  # the LAPACK drivers return ascending order; keep the promise
             x = np.sort(x, axis=-1)
         diag = {"acceptance": np.ones(1), "autocorr_time": np.ones(gas.n), "autocorr_time_log_density": 1.0,
                 "ess": np.full(gas.n, float(n_samples)), "ess_log_density": float(n_samples),
                 "chains": 1, "draws_per_chain": n_samples, "warmup": 0, "thin": 1,
-                "exact_model": json.loads(json.dumps(module.exact_model(gas), default=_jsonable))}
+                "exact_model": json.loads(json.dumps(tridiagonal.exact_model(gas), default=_jsonable))}
         return Samples(x=x, method=name, gas=gas, seed=seed_info, diagnostics=diag, x_chains=x[None])
 
     draws = -(-n_samples // chains)
@@ -464,14 +451,14 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
     gens = _rng.streams(ss, chains)
     if x0 is None:
         start = _jitter(start, gens, gas)
-    out = mcmc.run_chains(gas, name, draws, chains=chains, warmup=warmup, thin=thin, gens=gens, x0=start,
+    out = run_chains(gas, name, draws, chains=chains, warmup=warmup, thin=thin, gens=gens, x0=start,
                           persistence=persistence, target_accept=target_accept, max_leapfrog=max_leapfrog,
                           coordinates=coordinates, metric=metric, progress=progress)
     xc, lp = out["x"], out["log_density"]
     _check_finite(xc, lp, warmup)
     diag = dict(out["diagnostics"])
     diag["chains"] = chains
-    diag.update(_chain_diagnostics(xc, lp, strict))
+    diag.update(chain_diagnostics(xc, lp, strict))
     x = np.ascontiguousarray(xc.reshape(-1, gas.n)[:n_samples])
     return Samples(x=x, method=name, gas=gas, seed=seed_info, diagnostics=diag, x_chains=xc, log_density=lp)
 
@@ -506,7 +493,7 @@ def _check_size(n, n_samples, chains, warmup, thin, name, metric):
             f"limit of {MAX_ITERATIONS_PER_CHAIN:.0e} (it would not finish); lower `warmup`, `n_samples` or `thin`")
     # Records (x and log P_s), the diagnostics' copies and FFTs (~6 of them), the largest HMC
     # warm-up window's draws, the dense metric's n × n factors.
-    window = max((length for length, _ in mcmc._warmup_windows(warmup)), default=0) if name == "hmc" else 0
+    window = max((length for length, _ in warmup_windows(warmup)), default=0) if name == "hmc" else 0
     nbytes = 8.0 * chains * (6.0 * draws + window) * (n + 1)
     if name == "hmc" and metric == "dense":
         nbytes += 8.0 * 5 * n * n
@@ -523,10 +510,18 @@ def _jsonable(obj):
 
 
 def _initial_states(gas, x0, chains):
-    """One starting configuration per chain, checked exactly as :func:`coulombgas.simulate` checks ``x0``."""
-    from .dynamics import _initial_state
-
-    return _initial_state(gas, x0, chains, gas.potential.kernel_data(gas.n)[2])
+    """One starting configuration per chain, (chains, n): ``x0`` or the gas's ground state, checked."""
+    n, lower = gas.n, gas.potential.kernel_data(gas.n)[2]
+    start = gas.ground_state() if x0 is None else v.finite_array("x0", x0)
+    if start.shape != (n,) and start.shape != (chains, n):
+        raise ValueError(f"`x0` must have shape ({n},) or ({chains}, {n}), got shape {start.shape}")
+    states = np.array(np.broadcast_to(start, (chains, n)), dtype=np.float64, order="C")
+    # An ordered start inside the domain has a finite log-density: the chains need one.
+    if not np.all(states[:, 1:] > states[:, :-1]):
+        raise ValueError("`x0` must be strictly increasing along its last axis (sorted, no coincident values)")
+    if not np.all(states[:, 0] > lower):
+        raise ValueError(f"`x0` must lie inside the potential's domain x > {lower:g}")
+    return states
 
 
 def _jitter(x, gens, gas):
@@ -548,31 +543,3 @@ def _check_finite(xc, lp, warmup):
         c, d = np.argwhere(bad)[0]
         raise FloatingPointError(f"chain {int(c)} diverged at draw {int(d)} (after {warmup} warm-up iterations): "
                                  "non-finite eigenvalues or log-density (a potential that does not confine?)")
-
-
-def _chain_diagnostics(xc, lp, strict):
-    """τ, ESS, R̂ per mode and for log P_s; warn (or raise) on chains shorter than 50 τ."""
-    chains, draws, n = xc.shape
-    both = np.concatenate([xc, lp[:, :, None]], axis=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        tau = integrated_time(both, tol=0.0) if draws >= 2 else np.full(n + 1, np.nan)
-    ess = chains * draws / tau
-    if draws >= 4:
-        rhat = split_rhat(both)
-    else:
-        rhat = np.full(n + 1, np.nan)
-    finite = np.isfinite(tau)
-    worst = float(np.max(tau[finite])) if np.any(finite) else float("nan")
-    if not draws >= MIN_TAU_MULTIPLE * worst:
-        where = int(np.argmax(np.where(finite, tau, -np.inf))) if np.any(finite) else n
-        which = "log-density" if where == n else f"eigenvalue {where}"
-        need = int(math.ceil(MIN_TAU_MULTIPLE * worst)) if math.isfinite(worst) else "?"
-        msg = (f"chains are shorter than {MIN_TAU_MULTIPLE:g} integrated autocorrelation times: {draws} draws "
-               f"per chain, τ = {worst:.3g} draws ({which}); τ, ESS and R̂ are unreliable and the samples may not "
-               f"represent P_s. Run at least {need} draws per chain (raise n_samples, thin, or warmup)")
-        if strict:
-            raise AutocorrError(msg)
-        warnings.warn(msg, UserWarning, stacklevel=3)
-    return {"autocorr_time": tau[:n], "autocorr_time_log_density": float(tau[n]), "ess": ess[:n],
-            "ess_log_density": float(ess[n]), "rhat": rhat[:n], "rhat_log_density": float(rhat[n])}

@@ -8,7 +8,6 @@ is deterministic). Sizes of tests marked ``slow`` scale with ``slow_scale``.
 """
 
 import math
-import sys
 import types
 import warnings
 
@@ -20,7 +19,10 @@ from reference import gaussian_ensemble_eigenvalues, quartic_derivative, quartic
 from stats import assert_two_sample, assert_z
 
 import coulombgas as cg
-from coulombgas import mcmc
+from coulombgas import _pairs, mcmc
+from coulombgas.samplers import _density
+from coulombgas.samplers import chains as mc_chains
+from coulombgas.samplers import tridiagonal as exact_sampler
 from coulombgas import potentials as P
 from coulombgas.stationary import Samples, sample
 
@@ -50,10 +52,10 @@ def test_compiled_energy_and_gradient_match_numpy(gas):
     x = np.sort(rng.uniform(0.1, 3.0, size=(5, gas.n)), axis=-1)
     ones = np.ones(gas.n)
     for row in x:
-        lp = mcmc._log_density(row, kind, params, lower, beta, kappa, 1e300, mcmc.FORCE_SERIAL)
+        lp = _density.log_density(row, kind, params, lower, beta, kappa, 1e300, mcmc.FORCE_SERIAL)
         np.testing.assert_allclose(lp, gas.log_density(row), rtol=1e-12, atol=1e-12)
         g = np.empty(gas.n)
-        mcmc._grad_log_density(row, kind, params, beta, kappa, ones, mcmc.FORCE_SERIAL, g)
+        _density.grad_log_density(row, kind, params, beta, kappa, ones, mcmc.FORCE_SERIAL, g)
         # ∂ log P_s = −κ V' + β Σ 1/(x_i − x_j), κ = a/D.
         d = row[:, None] - row[None, :]
         np.fill_diagonal(d, np.inf)
@@ -62,7 +64,7 @@ def test_compiled_energy_and_gradient_match_numpy(gas):
     # Outside the ordered domain the density is zero.
     bad = x[0].copy()
     bad[[1, 2]] = bad[[2, 1]]
-    assert mcmc._log_density(bad, kind, params, lower, beta, kappa, 1e300, mcmc.FORCE_SERIAL) == -np.inf
+    assert _density.log_density(bad, kind, params, lower, beta, kappa, 1e300, mcmc.FORCE_SERIAL) == -np.inf
 
 
 @pytest.mark.parametrize("coords", [mcmc.COORD_X, mcmc.COORD_GAPS, mcmc.COORD_SOFT])
@@ -72,26 +74,26 @@ def test_target_gradient_matches_finite_differences(coords, potential):
     gas = cg.CoulombGas.dyson(potential, 6, beta=1.0)
     kind, params, lower, beta, kappa = _kernel_args(gas)
     x = np.array([0.2, 0.5, 0.9, 1.3, 2.0, 2.2])
-    runner = mcmc._Runner(gas, "hmc", x[None, :] + [[0.0, 0.1, 0.0, -0.2, 0.1, 0.0]], cg._rng.streams(0, 1),
-                          mcmc._BUILTIN, 0.0, 0.65, 10, 1, False, coords)
+    runner = mc_chains._Runner(gas, "hmc", x[None, :] + [[0.0, 0.1, 0.0, -0.2, 0.1, 0.0]], cg._rng.streams(0, 1),
+                               mc_chains._BUILTIN, 0.0, 0.65, 10, 1, False, coords)
     q = runner.to_q(x[None, :])[0]  # soft-gap scales from a different configuration than x
     scale = runner.scale
     buf = np.empty(6)
-    f = lambda qq: mcmc._target(qq, buf, kind, params, lower, beta, kappa, 1e300, coords, scale,  # noqa: E731
-                                mcmc.FORCE_SERIAL)
+    f = lambda qq: _density.log_target(qq, buf, kind, params, lower, beta, kappa, 1e300, coords, scale,  # noqa: E731
+                                    mcmc.FORCE_SERIAL)
     grad = np.empty(6)
     xq = np.empty(6)
-    mcmc._to_x(q, lower, coords, scale, xq)
+    _density.to_x(q, lower, coords, scale, xq)
     np.testing.assert_allclose(xq, x, rtol=1e-13)
-    mcmc._target_grad(q, xq, kind, params, lower, beta, kappa, np.ones(6), coords, scale, mcmc.FORCE_SERIAL, grad)
+    _density.log_target_grad(q, xq, kind, params, lower, beta, kappa, np.ones(6), coords, scale, mcmc.FORCE_SERIAL, grad)
     # The Jacobian is that of the map q → x (finite differences of x(q)).
     jac = np.empty((6, 6))
     for k, e in enumerate(np.eye(6)):
         xp, xm = np.empty(6), np.empty(6)
-        mcmc._to_x(q + 1e-6 * e, lower, coords, scale, xp)
-        mcmc._to_x(q - 1e-6 * e, lower, coords, scale, xm)
+        _density.to_x(q + 1e-6 * e, lower, coords, scale, xp)
+        _density.to_x(q - 1e-6 * e, lower, coords, scale, xm)
         jac[:, k] = (xp - xm) / 2e-6
-    np.testing.assert_allclose(mcmc._log_jacobian(q, lower, coords, scale), np.linalg.slogdet(jac)[1],
+    np.testing.assert_allclose(_density.log_jacobian(q, lower, coords, scale), np.linalg.slogdet(jac)[1],
                                rtol=1e-6, atol=1e-6)
     h = 1e-6
     fd = np.array([(f(q + h * e) - f(q - h * e)) / (2 * h) for e in np.eye(6)])
@@ -104,11 +106,11 @@ def test_blocked_log_sums_match_numpy():
     # Includes a near-coincident pair and far points: exercises the one-log-per-factor fallback.
     xs = np.concatenate([xs, [1e200, 2e200]])
     xi = -5.0
-    np.testing.assert_allclose(mcmc._sum_log_dist(xi, xs), np.sum(np.log(np.abs(xs - xi))), rtol=1e-13)
+    np.testing.assert_allclose(_pairs.sum_log_dist(xi, xs), np.sum(np.log(np.abs(xs - xi))), rtol=1e-13)
     below, above = xs[:10], xs[11:30]
     y, x0 = xs[10] + 1e-3, xs[10]
     ref = np.sum(np.log((y - below) / (x0 - below))) + np.sum(np.log((y - above) / (x0 - above)))
-    got = mcmc._sum_log_ratio(y, x0, below) + mcmc._sum_log_ratio(y, x0, above)
+    got = _density.sum_log_ratio(y, x0, below) + _density.sum_log_ratio(y, x0, above)
     np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-14)
 
 
@@ -197,8 +199,9 @@ def test_auto_uses_the_exact_model_when_there_is_one(monkeypatch):
         return np.random.default_rng(0).normal(size=(n_samples, gas.n))
 
     fake.sample_exact = sample_exact
-    monkeypatch.setitem(sys.modules, "coulombgas.tridiagonal", fake)
-    monkeypatch.setattr(cg, "tridiagonal", fake, raising=False)
+    # The exact sampler lives in coulombgas.samplers.tridiagonal (coulombgas.tridiagonal is its facade).
+    monkeypatch.setattr(exact_sampler, "exact_model", fake.exact_model)
+    monkeypatch.setattr(exact_sampler, "sample_exact", fake.sample_exact)
     s = sample(cg.CoulombGas.gaussian(4), 50, seed=1)
     assert s.method == "tridiagonal" and calls == [50]
     assert np.all(np.diff(s.x, axis=-1) >= 0) and s.x_chains.shape == (1, 50, 4)
@@ -388,8 +391,8 @@ def test_custom_potential_kernels_match_the_builtin_ones():
     for gas in (custom, builtin):
         kind, params, lower, beta, kappa = _kernel_args(gas)
         lp, grad = np.empty((3, 1)), np.empty((3, 5))
-        mcmc._kernels_for(gas.potential).prepare(q, lp, grad, kind, np.array(params), lower, beta, kappa,
-                                                 np.ones(5), 1e300, mcmc.COORD_SOFT, np.full(5, 0.7))
+        mc_chains.kernels_for(gas.potential).prepare(q, lp, grad, kind, np.array(params), lower, beta, kappa,
+                                                      np.ones(5), 1e300, mcmc.COORD_SOFT, np.full(5, 0.7))
         out.append((lp, grad))
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12)
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-12, atol=1e-12)

@@ -31,6 +31,7 @@ from stats import assert_ks, assert_mean_z, assert_two_sample, assert_z
 
 from coulombgas import CoulombGas, _rng, potentials, theory
 from coulombgas import tridiagonal as tri
+from coulombgas.samplers.tridiagonal import laguerre_entries
 
 ALPHA = 1e-3
 
@@ -159,7 +160,7 @@ def test_laguerre_default_keeps_small_eigenvalues_relatively_accurate():
     gas = CoulombGas.dyson(potentials.Laguerre(a=1e-6, scale=2.0), n, beta=beta)
     model = tri.exact_model(gas)
     x = tri.sample_exact(gas, 1, seed=seed)[0]
-    diag2, sub2 = tri._laguerre_entries(_rng.generator(seed), n, beta, 0.5 * beta * model["m"], 1)
+    diag2, sub2 = laguerre_entries(_rng.generator(seed), n, beta, 0.5 * beta * model["m"], 1)
     off = np.empty(2 * n - 1)
     off[0::2], off[1::2] = np.sqrt(diag2[0]), np.sqrt(sub2[0])
     sigma = scipy.linalg.eigvalsh_tridiagonal(np.zeros(2 * n), off, select="i", select_range=(n, 2 * n - 1),

@@ -20,7 +20,7 @@ Rows (warm calls: every kernel is compiled and run once before timing):
   If DPPy is importable (``pip install dppy``) and ``quick`` is False, its time
   per pass is measured here too.
 
-ESS is chains·draws/τ with τ from :func:`coulombgas.mcmc.integrated_time`.
+ESS is chains·draws/τ with τ from :func:`coulombgas.diagnostics.integrated_time`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ from .. import _rng
 from .. import potentials as pot
 from .._jit import njit
 from ..gas import CoulombGas
-from ..mcmc import FORCE_SERIAL, _da_update, _log_density
+from ..diagnostics import chain_diagnostics
+from ..samplers._density import FORCE_SERIAL, log_density
+from ..samplers.warmup import DA_STATE, LOG_EPS, LOG_EPS_BAR, da_update, restart_dual_averaging
 from ..stationary import sample
 
 __all__ = ["bench_mcmc", "format_table", "DPPY_SECONDS_PER_PASS"]
@@ -99,10 +101,10 @@ def _rwm_all_site(X, LP, gens, n_iter, rec_x, rec_lp, kind, params, lower, beta,
         y = np.empty(n)
         st = steps[c]
         for it in range(n_iter):
-            h = math.exp(st[0])
+            h = math.exp(st[LOG_EPS])
             for i in range(n):
                 y[i] = x[i] + h * sd[i] * gen.standard_normal()
-            lp1 = _log_density(y, kind, params, lower, beta, kappa, 1e300, FORCE_SERIAL)
+            lp1 = log_density(y, kind, params, lower, beta, kappa, 1e300, FORCE_SERIAL)
             d = lp1 - LP[c, 0]
             a = 1.0 if d >= 0.0 else (math.exp(d) if d > -np.inf else 0.0)
             if gen.random() < a:
@@ -111,7 +113,7 @@ def _rwm_all_site(X, LP, gens, n_iter, rec_x, rec_lp, kind, params, lower, beta,
                 LP[c, 0] = lp1
             acc[c] += a
             if adapt:
-                _da_update(st, a, target)
+                da_update(st, a, target)
             elif rec_x.shape[1] > 1:
                 for i in range(n):
                     rec_x[c, it, i] = x[i]
@@ -120,24 +122,20 @@ def _rwm_all_site(X, LP, gens, n_iter, rec_x, rec_lp, kind, params, lower, beta,
 
 def _measure_rwm(gas, chains, warmup, draws, seed, sd):
     """All-site random-walk Metropolis, per-mode scales ``sd`` (marginal std), tuned to acceptance 0.234."""
-    from ..dynamics import default_x0
-    from ..stationary import _chain_diagnostics
-
     kind, params, lower, a, c, w, s = gas.kernel_arrays()
     kappa = a / gas.diffusion
     gens = numba.typed.List(_rng.streams(seed, chains))
-    x = np.broadcast_to(default_x0(gas), (chains, gas.n)).copy()
+    x = np.broadcast_to(gas.ground_state(), (chains, gas.n)).copy()
     lp = gas.log_density(x)[:, None].copy()
-    steps = np.zeros((chains, 5))
-    steps[:, 0] = steps[:, 3] = math.log(2.38 / math.sqrt(gas.n))
-    steps[:, 4] = steps[:, 0] + math.log(10.0)
+    steps = np.zeros((chains, DA_STATE))
+    restart_dual_averaging(steps, math.log(2.38 / math.sqrt(gas.n)))
     acc = np.zeros(chains)
     dummy_x, dummy_lp = np.empty((chains, 1, gas.n)), np.empty((chains, 1))
     args = (np.array(params), float(lower), float(gas.beta), kappa, sd)
     t0 = time.perf_counter()
     _rwm_all_site(x, lp, gens, warmup, dummy_x, dummy_lp, kind, *args, steps, True, 0.234, acc)
     tw = time.perf_counter() - t0
-    steps[:, 0] = steps[:, 3]
+    steps[:, LOG_EPS] = steps[:, LOG_EPS_BAR]
     rec_x, rec_lp = np.empty((chains, draws, gas.n)), np.empty((chains, draws))
     acc[:] = 0.0
     t0 = time.perf_counter()
@@ -145,7 +143,7 @@ def _measure_rwm(gas, chains, warmup, draws, seed, sd):
     ts = time.perf_counter() - t0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        d = _chain_diagnostics(rec_x, rec_lp, False)
+        d = chain_diagnostics(rec_x, rec_lp, False)
     d.update(time_sampling_s=ts, time_warmup_s=tw, acceptance=acc / draws)
     return _row(gas, "rwm-all-site", chains, warmup, d, draws)
 

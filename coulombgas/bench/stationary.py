@@ -48,7 +48,7 @@ import numpy as np
 import scipy
 from scipy.linalg import lapack
 
-from .. import tridiagonal
+from ..samplers import tridiagonal
 from ..gas import CoulombGas
 from ..potentials import Laguerre
 from . import machine, median_time
@@ -133,7 +133,7 @@ def _hermite_rows(n, repeats, dense_estimate, dense_limit=DENSE_LIMIT_S, beta=1.
     t_ours = median_time(lambda: tridiagonal.sample_exact(gas, 1, seed=rng), repeats, warm=True)
     # Fresh pre-drawn matrices for the bare solve too: the QL iteration count varies
     # from matrix to matrix, so timing one fixed matrix would bias the ratio.
-    d, e = tridiagonal._hermite_entries(rng, n, beta, repeats + 1)
+    d, e = tridiagonal.hermite_entries(rng, n, beta, repeats + 1)
     t_bare = median_time(_cycling(lambda i: lapack.dsterf(d[i], e[i]), repeats + 1), repeats, warm=True)
     rows.append(_row("hermite", n, "coulombgas sample_exact", t_ours,
                      ratio_to_lapack=t_ours / t_bare, target=TARGET,
@@ -185,7 +185,7 @@ def _laguerre_rows(n, repeats, beta=1.0):
     model = tridiagonal.exact_model(gas)
     t_ours = median_time(lambda: tridiagonal.sample_exact(gas, 1, seed=rng), repeats, warm=True)
     k = repeats + 1
-    d2, s2 = tridiagonal._laguerre_entries(rng, n, beta, 0.5 * beta * model["m"], k)
+    d2, s2 = tridiagonal.laguerre_entries(rng, n, beta, 0.5 * beta * model["m"], k)
     off = np.sqrt(d2[:, :-1] * s2)
     diag = d2.copy()
     diag[:, 1:] += s2
@@ -210,7 +210,7 @@ def _whole_call_rows(sizes, repeats):
     rng = np.random.default_rng(2024)
     for n in sizes:
         gas = CoulombGas.gaussian(n)
-        d, e = tridiagonal._hermite_entries(rng, n, 1.0, 2 * (repeats + 1))
+        d, e = tridiagonal.hermite_entries(rng, n, 1.0, 2 * (repeats + 1))
 
         def bare(i):
             lapack.dsterf(d[2 * i], e[2 * i])
