@@ -51,7 +51,7 @@ class Saveable:
             elif isinstance(value, CoulombGas):
                 meta[f.name] = {"__gas__": value.to_dict()}
             else:
-                meta[f.name] = next((({tag: to_json(value)}) for tag, kind, to_json, _ in self._codecs
+                meta[f.name] = next(({tag: to_json(value)} for tag, kind, to_json, _ in self._codecs
                                      if isinstance(value, kind)), value)
         with open(path, "wb") as fh:
             np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)

@@ -5,8 +5,7 @@ and equal weights w,
 
     dx_i = [ a K_i(x_i) + c w Σ_{j≠i} 1/(x_i − x_j) ] dt + s_i dW_i,   K_i = −V_i',
 
-With V fixed and n particles the equilibrium positions
-spread: the density of the gas at leading order in 1/n is the equilibrium
+with V fixed and n particles, the equilibrium positions spread: the density of the gas at leading order in 1/n is the equilibrium
 measure of Q = a V/(c w n) (Dyson form: Q = V/n), i.e. the solution of
 PV∫ρ(y)/(x − y) dy = Q'(x) on its support — the semicircle of radius √(2n)
 for V = x²/2 (support ∝ √n), ∝ n^{1/4} for a quartic, n^{1/(2k)} for degree 2k.
