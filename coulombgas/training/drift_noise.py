@@ -63,7 +63,8 @@ from numba import prange
 from .. import _validate as v
 from .. import potentials as pot
 from .._jit import njit
-from ..io import _json_default
+from ..store import json_default
+from .registry import module_of
 
 __all__ = ["DriftNoise", "estimate_drift_noise", "quadratic_fit", "QuadraticFit", "gas_from_harvest",
            "phase_criterion", "PhaseCriterion"]
@@ -338,7 +339,7 @@ class DriftNoise:
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         path = os.fspath(path)
         with open(path, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
+            np.savez(fh, meta=np.array(json.dumps(meta, default=json_default)), **arrays)
 
     @classmethod
     def load(cls, path) -> "DriftNoise":
@@ -543,8 +544,6 @@ def quadratic_fit(estimate: DriftNoise) -> QuadraticFit:
 
 
 def _default_gradients(harvest):
-    from . import module_of
-
     module = module_of(str(harvest.model))
     if module is None or not hasattr(module, "per_sample_gradients"):
         raise ValueError(f"no per_sample_gradients known for model {harvest.model!r}; pass `estimate` or "
