@@ -100,24 +100,29 @@ def read_json(path):
         return json.load(fh)
 
 
+def _even(size: int, most: int) -> int:
+    """The smallest chunk length <= ``most`` that splits ``size`` into as few chunks as ``most`` does.
+
+    Edge chunks are stored whole, so splitting 1001 records as 501 + 500 instead of
+    819 + 182 keeps the file within a record of its data.
+    """
+    pieces = -(-size // max(1, most))
+    return -(-size // pieces)
+
+
 def _chunks(shape, rows_axis: bool) -> tuple:
-    """Chunk shape of about ``_CHUNK_ELEMENTS``: whole trailing axes, then rows, then records."""
-    shape = [1 if s is None else max(1, int(s)) for s in shape]
+    """Chunk shape of at most ``_CHUNK_ELEMENTS``: whole trailing axes, then rows, then records."""
+    shape = [max(1, int(s)) for s in shape]
     if not shape:
         return ()
     out = list(shape)
-    budget = _CHUNK_ELEMENTS
     # Trailing axes (one record of one row) whole; rows next (a chunk of records is written
     # for all rows at once); the record axis takes what is left.
     inner = 2 if rows_axis and len(shape) >= 2 else 1
-    per = math.prod(shape[inner:]) if len(shape) > inner else 1
-    budget = max(1, budget // max(1, per))
-    if rows_axis and len(shape) >= 2:
-        out[0] = min(shape[0], budget)
-        budget = max(1, budget // out[0])
-        out[1] = min(shape[1], budget)
-    else:
-        out[0] = min(shape[0], budget)
+    budget = max(1, _CHUNK_ELEMENTS // max(1, math.prod(shape[inner:])))
+    out[0] = _even(shape[0], budget)
+    if inner == 2:
+        out[1] = _even(shape[1], max(1, budget // out[0]))
     return tuple(out)
 
 
