@@ -291,11 +291,6 @@ def resolve_method(gas, method: str) -> str:
         f"this gas has {tridiagonal.match_model(gas)[1]}; use method='hmc' or 'mh'")
 
 
-def _resolve_method(gas, method):
-    """(name, None): the old private form :mod:`coulombgas.cli` still imports; use :func:`resolve_method`."""
-    return resolve_method(gas, method), None
-
-
 # ------------------------------------------------------------------ public API
 
 def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int = 4, warmup: int | None = None,
