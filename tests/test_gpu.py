@@ -34,6 +34,7 @@ import numpy as np
 warnings.filterwarnings("ignore")
 import coulombgas as cg
 from coulombgas import gpu
+from coulombgas.cuda import sde as cuda_sde
 from coulombgas.forces import coulomb_force
 from coulombgas.potentials import Quartic, Laguerre
 from coulombgas.training import teacher_student, phase_network, gaussian_rbm
@@ -161,10 +162,10 @@ def rng():
     from numba import cuda
     from numba.cuda.random import init_xoroshiro128p_states_cpu, xoroshiro128p_dtype, xoroshiro128p_next
     ss = np.random.SeedSequence(7)
-    ours = gpu._device_states(ss, 4)
+    ours = cuda_sde.device_states(ss, 4)
     ref = np.empty(4, dtype=xoroshiro128p_dtype)
     init_xoroshiro128p_states_cpu(ref, np.uint64(ss.generate_state(1, np.uint64)[0]), 0)
-    next_u64, normal_pair = gpu._rng_device()
+    next_u64, normal_pair = cuda_sde.rng_functions()
 
     @cuda.jit
     def draws(states, ref_states, mine, theirs, z):

@@ -30,7 +30,11 @@ import time
 
 import numpy as np
 
-from .. import _rng, gpu
+from .. import _prng, _rng, gpu
+from ..cuda import device as cuda_device
+from ..cuda import forces as cuda_forces
+from ..cuda import sde as cuda_sde
+from ..cuda import training as cuda_training
 from . import format_rows, median_time
 
 __all__ = ["bench_gpu", "format_table", "TARGETS"]
@@ -59,7 +63,7 @@ def _on_gpu() -> bool:
 
 def _sync_time(fn, repeats):
     """Median seconds of ``fn()`` followed by a device synchronise."""
-    cuda = gpu._cuda()
+    cuda = cuda_device.load()
 
     def run():
         fn()
@@ -139,14 +143,14 @@ def _tiled_init(init, params, models, base=1024):
 
 def _gpu_phase(quick):
     pn = importlib.import_module("coulombgas.training.phase_network")
-    cuda = gpu._cuda()
+    cuda = cuda_device.load()
     models, steps = SIZES["phase"][0 if quick else 1]
     params = {"n_in": 3, "n_mid": 32, "n_hidden": 16, "batch_size": 4, "epoch_batches": 1000, "sigma_w": 1.0,
               "lr": 2.0**-3, "divergence_loss": 100.0}
     data, state = _tiled_init(pn.init, params, models)
-    team, rows = gpu._team_shape(16)
-    tpb = max(team, gpu._threads(128))
-    kernel = gpu._phase_kernel(32, 16, 4, team, rows, tpb)
+    team, rows = cuda_training.team_shape(16)
+    tpb = max(team, cuda_device.threads(128))
+    kernel = cuda_training.phase_kernel(32, 16, 4, team, rows, tpb)
     d = [cuda.to_device(np.ascontiguousarray(a)) for a in (data["H"], data["y"], data["Z"], state["W"])]
     step = cuda.to_device(np.zeros(models, dtype=np.int64))
     div = cuda.to_device(np.zeros(models, dtype=np.int64))
@@ -161,20 +165,20 @@ def _gpu_dbm(quick, scheme):
     import coulombgas as cg
     from ..dynamics import SCHEMES
 
-    cuda = gpu._cuda()
+    cuda = cuda_device.load()
     (replicas, steps), dt = SIZES["dbm"][0 if quick else 1], 1e-4
     gas = cg.CoulombGas.gaussian(10, beta=2.0)
     kind, params, lower, a, c, w, s = gas.kernel_arrays()
-    kernel = gpu._sde_kernel(10, params.shape[1], int(kind), SCHEMES[scheme].code, 30)
+    kernel = cuda_sde.sde_kernel(10, params.shape[1], int(kind), SCHEMES[scheme].code, 30)
     x0 = np.broadcast_to(cg.dynamics.default_x0(gas), (replicas, 10))
     x = cuda.to_device(np.ascontiguousarray(x0.T))
-    states = cuda.to_device(gpu._device_states(np.random.SeedSequence(1), replicas))
+    states = cuda.to_device(cuda_sde.device_states(np.random.SeedSequence(1), replicas))
     counts = cuda.to_device(np.zeros((5, replicas), dtype=np.int64))
     rest = [cuda.to_device(np.zeros(replicas)), cuda.to_device(np.zeros(replicas, dtype=np.int64))]
     rec = cuda.device_array((1, 10, replicas))
     gaps = cuda.to_device(np.full(replicas, np.inf))
     pd, wd, sd = (cuda.to_device(np.ascontiguousarray(arr, dtype=np.float64)) for arr in (params, w, s))
-    tpb = gpu._threads(64)
+    tpb = cuda_device.threads(64)
     t = _sync_time(lambda: kernel[(replicas + tpb - 1) // tpb, tpb](
         x, states, rest[0], rest[1], rec, steps, dt, steps, pd, float(lower), float(a), float(c), wd, sd, 2.0, counts,
         gaps, 0.0), 3)
@@ -183,11 +187,11 @@ def _gpu_dbm(quick, scheme):
 
 
 def _gpu_force(quick):
-    cuda = gpu._cuda()
+    cuda = cuda_device.load()
     n = SIZES["force"][0 if quick else 1]
     x = np.sort(np.random.default_rng(0).standard_normal(n)) * math.sqrt(n)
-    tpb = gpu._threads(gpu._FORCE_TPB)
-    kernel = gpu._force_kernel(tpb, gpu._GROUP)
+    tpb = cuda_device.threads(cuda_forces.TPB)
+    kernel = cuda_forces.force_kernel(tpb, cuda_forces.GROUP)
     xd, wd, out = cuda.to_device(x), cuda.to_device(np.ones(n)), cuda.device_array(n)
     t = _sync_time(lambda: kernel[(n + 2 * tpb - 1) // (2 * tpb), tpb](xd, wd, out, n), 3)
     from ..forces import coulomb_force
@@ -199,7 +203,7 @@ def _gpu_force(quick):
 
 def _gpu_teacher(quick):
     ts = importlib.import_module("coulombgas.training.teacher_student")
-    cuda = gpu._cuda()
+    cuda = cuda_device.load()
     models, steps = SIZES["teacher"][0 if quick else 1]
     params = {"batch_size": 16, "epoch_batches": 500, "eps": 0.1, "init_std": 0.1, "lr": 0.1, "teacher": 2.0,
               "divergence_loss": 100.0}
@@ -210,8 +214,8 @@ def _gpu_teacher(quick):
     step = cuda.to_device(np.zeros(models, dtype=np.int64))
     div = cuda.to_device(np.zeros(models, dtype=np.int64))
     loss = cuda.device_array(models)
-    kernel = gpu._teacher_student_kernel()
-    tpb = gpu._threads(128)
+    kernel = cuda_training.teacher_student_kernel()
+    tpb = cuda_device.threads(128)
     t = _sync_time(lambda: kernel[(models + tpb - 1) // tpb, tpb](xd, ad, Wd, step, div, loss, steps, 0.1, 16, 2.0,
                                                               100.0), 3)
     return models * steps / t
@@ -219,20 +223,20 @@ def _gpu_teacher(quick):
 
 def _gpu_rbm(quick):
     rbm = importlib.import_module("coulombgas.training.rbm")
-    cuda = gpu._cuda()
+    cuda = cuda_device.load()
     models, steps = SIZES["rbm"][0 if quick else 1]
     params, _, _, _ = rbm.validated(10, 10, 9.0, 1.0, 4.0, 0.1, 16, 3, models, 1, 1, 0.1, 100.0)
-    _, state = rbm.init(params, _rng.streams(1, models))
-    kinv, logdet_k = rbm._target(params)
-    tpb = gpu._threads(64, 8)
-    kernel = gpu._rbm_kernel(10, 10, 16, tpb)
+    data, state = rbm.init(params, _rng.streams(1, models))
+    kinv, logdet_k = data["kinv"], data["logdet_k"]
+    tpb = cuda_device.threads(64, 8)
+    kernel = cuda_training.rbm_kernel(10, 10, 16, tpb)
     d = [cuda.to_device(np.ascontiguousarray(a)) for a in (state["W"], state["phi"], state["rng"])]
     step = cuda.to_device(np.zeros(models, dtype=np.int64))
     div = cuda.to_device(np.zeros(models, dtype=np.int64))
     loss = cuda.device_array(models)
-    tables = [cuda.to_device(a) for a in (kinv.ravel(), rbm._ZIG_W, rbm._ZIG_K, rbm._ZIG_F)]
+    tables = [cuda.to_device(a) for a in (kinv.ravel(), _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F)]
     t = _sync_time(lambda: kernel[(models + tpb - 1) // tpb, tpb](
-        *d, step, div, loss, steps, 0.1, 9.0, 1.0, 3, tables[0], logdet_k, 100.0, *tables[1:], rbm._ZIG_R), 3)
+        *d, step, div, loss, steps, 0.1, 9.0, 1.0, 3, tables[0], logdet_k, 100.0, *tables[1:], _prng.ZIG_R), 3)
     return models * steps / t
 
 
@@ -243,7 +247,7 @@ def bench_gpu(quick: bool = False) -> list[dict]:
     on_gpu = _on_gpu()
     device = "none: no CUDA device (GPU columns not measured)"
     if on_gpu:
-        dev = gpu._cuda().get_current_device()
+        dev = cuda_device.load().get_current_device()
         device = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
     cpu = {"phase network": _cpu_phase(quick), "DBM ensemble N=10, euler-maruyama": _cpu_dbm(quick, "euler-maruyama"),
            "DBM ensemble N=10, adaptive-heun": _cpu_dbm(quick, "adaptive-heun"),

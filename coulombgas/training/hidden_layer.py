@@ -93,6 +93,7 @@ from numba import prange
 from .. import _rng
 from .. import _validate as v
 from .._jit import njit
+from ._kernels import mean_loss, stop_update
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 from .harvest import coincident_groups
 
@@ -443,10 +444,7 @@ def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit):
                         E[i, j] += e[i] * x[m, s, j]
             batch_loss /= bs
             total += batch_loss
-            if n_steps == 0:
-                break
-            if not (batch_loss <= limit):  # also catches NaN
-                diverged[m] = step[m] + 1
+            if stop_update(batch_loss, n_steps, limit, step, diverged, m):
                 break
             c = lr / bs
             for i in range(n):  # W += c (Zᵀ E + A_b); Zᵀ E does not depend on W
@@ -468,7 +466,7 @@ def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit):
                 for j in range(n):
                     W[m, i, j] += c * P[i, j]
             step[m] += 1
-        loss_out[m] = total / max(n_steps, 1) if diverged[m] == 0 else np.nan
+        loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
 
 

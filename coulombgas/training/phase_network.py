@@ -53,6 +53,8 @@ from numba import prange
 
 from .. import _validate as v
 from .._jit import njit
+from ..cuda import training as cuda_training
+from ._kernels import mean_loss, pick_device, stop_update
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 
 __all__ = ["phase_network", "per_sample_gradients", "classify_regime", "Regimes", "GRAM", "REGIMES"]
@@ -66,7 +68,7 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
                   steps: int = 100_000, record_every: int = 1000, seed=0, n_in: int = 3, n_mid: int = 32,
                   n_hidden: int = 16, epoch_batches: int = 1000, divergence_loss: float = 100.0, out=None,
                   resume: bool = False, progress: bool | None = None, record_weights: bool = True,
-                  device: str = "cpu", fallback: bool = False):
+                  device: str = "cpu", fallback: bool = False, block_models: int | None = None):
     """Train an ensemble of paper 4's networks y = Z tanh(W tanh(M x)) by SGD on W only.
 
     Parameters
@@ -87,8 +89,13 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
     out : path, optional
         Stream records to this HDF5 file (``resume=True`` continues an interrupted run).
     device : {"cpu", "cuda"}
-        ``"cuda"``: train on an NVIDIA GPU (:func:`coulombgas.gpu.phase_network_cuda`, same
-        results within rounding); without one, ValueError unless ``fallback=True``.
+        ``"cuda"``: run the updates on an NVIDIA GPU (:mod:`coulombgas.cuda.training`, a team of
+        threads per model; teachers, data and initial weights still drawn here, so the same
+        results within rounding: ŷ is summed in another order, tanh is CUDA's); without one,
+        ValueError unless ``fallback=True`` (warn, run on the CPU).
+    block_models : int, optional
+        Models trained at once (memory); default: what fits in ~200 MB (CPU) or in a quarter
+        of the GPU's free memory.
 
     Returns
     -------
@@ -112,30 +119,22 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
     >>> h.eigenvalues.shape  # (models, records at updates 0, 100, 200, eigenvalues of WWᵀ)
     (2, 3, 16)
     """
-    from .. import gpu
-
     # Every check before any work, on either device: flags, sizes and the memory the run needs.
     check_run_options(out, resume, progress, record_weights)
-    params, models_, steps_, record_every_ = validated(lr, sigma_w, batch_size, models, steps, record_every,
-                                                       n_in, n_mid, n_hidden, epoch_batches, divergence_loss)
-    p_ = params
+    params, models, steps, record_every = validated(lr, sigma_w, batch_size, models, steps, record_every,
+                                                    n_in, n_mid, n_hidden, epoch_batches, divergence_loss)
+    bs, eb, n_in, n_mid, nh = (params[k] for k in ("batch_size", "epoch_batches", "n_in", "n_mid", "n_hidden"))
     # Bytes of features h, inputs x, labels y, and the fixed layers M, W_t, Z, W.
-    per_model = 8.0 * (float(p_["batch_size"]) * p_["epoch_batches"] * (p_["n_mid"] + p_["n_in"] + 1)
-                       + p_["n_mid"] * p_["n_in"] + 2.0 * p_["n_hidden"] * p_["n_mid"] + p_["n_hidden"])
-    check_footprint(models=models_, steps=steps_, record_every=record_every_,
-                    weight_shape=(p_["n_hidden"], p_["n_mid"]), gram=GRAM, data_bytes=per_model,
-                    block_models=max(1, int(2e8 // per_model)), record_weights=record_weights)
-    if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
-        kwargs = {k: val for k, val in locals().items()
-                  if k not in ("device", "fallback", "gpu", "params", "models_", "steps_", "record_every_",
-                               "per_model", "p_")}
-        return gpu.phase_network_cuda(**kwargs)
-    params, models, steps, record_every = params, models_, steps_, record_every_
-    batch_size, epoch_batches, n_in, n_mid = (params[k] for k in ("batch_size", "epoch_batches", "n_in", "n_mid"))
-    per_model = 8 * batch_size * epoch_batches * (n_mid + n_in + 1)  # bytes of features h, inputs x, labels y
-    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
-                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
-                        block_models=max(1, int(2e8 // per_model)), record_weights=record_weights)
+    per_model = 8.0 * (float(bs) * eb * (n_mid + n_in + 1) + n_mid * n_in + 2.0 * nh * n_mid + nh)
+    check_footprint(models=models, steps=steps, record_every=record_every, weight_shape=(nh, n_mid), gram=GRAM,
+                    data_bytes=per_model, block_models=max(1, int(2e8 // per_model)),
+                    record_weights=record_weights)
+    run, block_models = pick_device(device, fallback, block_models, advance, cuda_training.phase_network_advance,
+                                    cpu_block=max(1, int(2e8 // (8 * bs * eb * (n_mid + n_in + 1)))),
+                                    device_bytes=8 * bs * eb * (n_mid + 1) + 8 * nh * (n_mid + 1), models=models)
+    return run_ensemble(init, run, GRAM, params, models=models, steps=steps, record_every=record_every, seed=seed,
+                        name=NAME, out=out, resume=resume, progress=progress, block_models=block_models,
+                        record_weights=record_weights)
 
 
 def validated(lr, sigma_w, batch_size, models, steps, record_every, n_in, n_mid, n_hidden, epoch_batches,
@@ -293,10 +292,7 @@ def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit):
                     d[b, j] = e * z[j] * (1.0 - t * t)
             batch_loss /= bs
             total += batch_loss
-            if n_steps == 0:
-                break
-            if not (batch_loss <= limit):  # also catches NaN
-                diverged[m] = step[m] + 1
+            if stop_update(batch_loss, n_steps, limit, step, diverged, m):
                 break
             c = 2.0 * lr / bs  # the 2 of ∂(e²)/∂e, the mean over the batch
             for b0 in range(0, bs - 3, 4):
@@ -312,7 +308,7 @@ def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit):
                         w[j, k] -= cj * hb[b, k]
             step[m] += 1
         W[m] = w
-        loss_out[m] = total / max(n_steps, 1) if diverged[m] == 0 else np.nan
+        loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
 
 

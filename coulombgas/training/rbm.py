@@ -74,6 +74,8 @@ from numba import prange
 from .. import _prng, _rng
 from .. import _validate as v
 from .._jit import njit
+from ..cuda import training as cuda_training
+from ._kernels import pick_device
 from ._loop import check_common, check_footprint, check_run_options, run_ensemble
 from .harvest import coincident_groups
 
@@ -176,7 +178,8 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
                  lr: float = 0.1, batch_size: int = 16, gibbs_steps: int = 3, models: int = 7500,
                  steps: int = 100_000, record_every: int = 1000, seed=0, init_std: float = 0.1,
                  divergence_loss: float = 100.0, out=None, resume: bool = False, progress: bool | None = None,
-                 record_weights: bool = True, device: str = "cpu", fallback: bool = False):
+                 record_weights: bool = True, device: str = "cpu", fallback: bool = False,
+                 block_models: int | None = None):
     """Train an ensemble of Gaussian RBMs on the free scalar field (protocol in the module docstring).
 
     Parameters
@@ -201,9 +204,14 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
     out : path, optional
         Stream records to this HDF5 file (``resume=True`` continues an interrupted run).
     device : {"cpu", "cuda"}
-        ``"cuda"`` runs the updates on an NVIDIA GPU (extra ``gpu``; the same random
-        streams, so the same results within rounding); without one, ValueError unless
-        ``fallback=True``.
+        ``"cuda"`` runs the updates on an NVIDIA GPU (extra ``gpu``; one thread per model,
+        the same random streams, so the same results within rounding); the working set of
+        one model, n_h·n + |B|(n + n_h) + 2n² + n values, must stay within
+        :data:`coulombgas.cuda.training.RBM_MAX_VALUES`. Without a GPU, ValueError unless
+        ``fallback=True`` (warn, run on the CPU).
+    block_models : int, optional
+        Models trained at once (memory); default 2048 (CPU) or what fits in a quarter of
+        the GPU's free memory.
 
     Returns
     -------
@@ -218,26 +226,24 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
     >>> h.eigenvalues.shape
     (8, 3, 10)
     """
-    from .. import gpu
-
     # Every check before any work, on either device: flags, sizes and the memory the run needs.
     check_run_options(out, resume, progress, record_weights)
-    params, models_, steps_, record_every_ = validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps,
-                                                       models, steps, record_every, init_std, divergence_loss)
-    n_, nh_, bs_ = params["n"], params["n_hidden"], params["batch_size"]
+    params, models, steps, record_every = validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps,
+                                                    models, steps, record_every, init_std, divergence_loss)
+    n, nh, bs = params["n"], params["n_hidden"], params["batch_size"]
     # Per model: the chains φ and z (bs, n), hidden draws (nh, bs), W and A (nh·n, n²) with copies.
-    per_model = 8.0 * (3.0 * bs_ * n_ + 2.0 * nh_ * bs_ + 4.0 * nh_ * n_ + 4.0 * n_ * n_ + 8)
-    check_footprint(models=models_, steps=steps_, record_every=record_every_, weight_shape=(nh_, n_), gram=GRAM,
+    per_model = 8.0 * (3.0 * bs * n + 2.0 * nh * bs + 4.0 * nh * n + 4.0 * n * n + 8)
+    check_footprint(models=models, steps=steps, record_every=record_every, weight_shape=(nh, n), gram=GRAM,
                     data_bytes=per_model, block_models=2048, record_weights=record_weights)
-    if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
-        kwargs = {k: val for k, val in locals().items()
-                  if k not in ("device", "fallback", "gpu", "params", "models_", "steps_", "record_every_",
-                               "per_model", "n_", "nh_", "bs_")}
-        return gpu.gaussian_rbm_cuda(**kwargs)
-    params, models, steps, record_every = params, models_, steps_, record_every_
-    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
-                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
-                        block_models=2048, record_weights=record_weights)
+    if device == "cuda" and cuda_training.rbm_values(n, nh, bs) > cuda_training.RBM_MAX_VALUES:
+        raise ValueError(f"`n`, `n_hidden` and `batch_size` must keep n_h·n + |B|(n + n_h) + 2n² + n <= "
+                         f"{cuda_training.RBM_MAX_VALUES} on device='cuda' (one GPU thread holds one model), "
+                         f"got {cuda_training.rbm_values(n, nh, bs)}; use device='cpu'")
+    run, block_models = pick_device(device, fallback, block_models, advance, cuda_training.gaussian_rbm_advance,
+                                    cpu_block=2048, device_bytes=8 * (nh * n + bs * n + 4 + 3), models=models)
+    return run_ensemble(init, run, GRAM, params, models=models, steps=steps, record_every=record_every, seed=seed,
+                        name=NAME, out=out, resume=resume, progress=progress, block_models=block_models,
+                        record_weights=record_weights)
 
 
 def validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps, models, steps, record_every, init_std,
@@ -296,15 +302,15 @@ def init(params, gens):
             except np.linalg.LinAlgError:
                 continue
             phi[m] = np.linalg.solve(chol.T, z[m].T).T
-    return {}, {"W": W, "phi": phi, "rng": rng}
+    kinv, logdet_k = _target(params)  # the target, once per block, for the kernels of both devices
+    return {"kinv": kinv, "logdet_k": logdet_k}, {"W": W, "phi": phi, "rng": rng}
 
 
 def advance(data, state, gens, n_steps, params):
     """``n_steps`` updates of every model; returns the KL divergence at the final weights."""
-    kinv, logdet_k = _target(params)
     return _advance(state["W"], state["phi"], state["rng"], state["step"], state["diverged"], n_steps,
-                    params["lr"], params["mu2"], params["sigma_h"], params["gibbs_steps"], kinv, logdet_k,
-                    params["divergence_loss"], _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F, _prng.ZIG_R)
+                    params["lr"], params["mu2"], params["sigma_h"], params["gibbs_steps"], data["kinv"],
+                    data["logdet_k"], params["divergence_loss"], _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F, _prng.ZIG_R)
 
 
 @njit

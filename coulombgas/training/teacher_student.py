@@ -28,7 +28,9 @@ from numba import prange
 
 from .. import _validate as v
 from .._jit import njit
-from ._loop import check_footprint, check_run_options, check_common, replay_init, run_ensemble
+from ..cuda import training as cuda_training
+from ._kernels import mean_loss, pick_device, stop_update
+from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 
 __all__ = ["teacher_student", "per_sample_gradients", "degenerate_groups", "GRAM"]
 
@@ -40,7 +42,8 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
                     steps: int = 5000, record_every: int = 50, seed=0, teacher: float = 2.0,
                     init_std: float = 0.1, epoch_batches: int = 500, divergence_loss: float = 100.0,
                     out=None, resume: bool = False, progress: bool | None = None,
-                    record_weights: bool = True, device: str = "cpu", fallback: bool = False):
+                    record_weights: bool = True, device: str = "cpu", fallback: bool = False,
+                    block_models: int | None = None):
     """Train an ensemble of paper 1's 2×2 teacher–student models with injected noise.
 
     Parameters
@@ -63,8 +66,12 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
     out : path, optional
         Stream records to this HDF5 file (``resume=True`` continues an interrupted run).
     device : {"cpu", "cuda"}
-        ``"cuda"``: train on an NVIDIA GPU (:func:`coulombgas.gpu.teacher_student_cuda`, same
-        results within rounding); without one, ValueError unless ``fallback=True``.
+        ``"cuda"``: run the updates on an NVIDIA GPU (:mod:`coulombgas.cuda.training`, one thread
+        per model; datasets and initial weights still drawn here, so the same results within
+        rounding); without one, ValueError unless ``fallback=True`` (warn, run on the CPU).
+    block_models : int, optional
+        Models trained at once (memory); default: what fits in ~200 MB (CPU) or in a quarter
+        of the GPU's free memory.
 
     Returns
     -------
@@ -72,26 +79,19 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
         ``eigenvalues`` of X = W_sᵀW_s and ``singular_values`` of W_s, (models, records, 2);
         ``loss`` is the mean batch loss since the previous record (at record 0: the first batch).
     """
-    from .. import gpu
-
     # Every check before any work, on either device: flags, sizes and the memory the run needs.
     check_run_options(out, resume, progress, record_weights)
-    params, models_, steps_, record_every_ = validated(lr, batch_size, eps, models, steps, record_every, teacher,
-                                                       init_std, epoch_batches, divergence_loss)
+    params, models, steps, record_every = validated(lr, batch_size, eps, models, steps, record_every, teacher,
+                                                    init_std, epoch_batches, divergence_loss)
     per_model = 40.0 * params["batch_size"] * params["epoch_batches"]  # inputs x (2) and noises a (3)
-    check_footprint(models=models_, steps=steps_, record_every=record_every_, weight_shape=(2, 2), gram=GRAM,
+    check_footprint(models=models, steps=steps, record_every=record_every, weight_shape=(2, 2), gram=GRAM,
                     data_bytes=per_model, block_models=max(1, int(2e8 // per_model)),
                     record_weights=record_weights)
-    if gpu.require(device, fallback=fallback):  # same arguments, same results within rounding
-        kwargs = {k: val for k, val in locals().items()
-                  if k not in ("device", "fallback", "gpu", "params", "models_", "steps_", "record_every_",
-                               "per_model")}
-        return gpu.teacher_student_cuda(**kwargs)
-    params, models, steps, record_every = params, models_, steps_, record_every_
-    batch_size = params["batch_size"]
-    return run_ensemble(init, advance, GRAM, params, models=models, steps=steps, record_every=record_every,
-                        seed=seed, name=NAME, out=out, resume=resume, progress=progress,
-                        block_models=max(1, int(2e8 // (48 * batch_size * epoch_batches))),
+    cpu_block = max(1, int(2e8 // (48 * params["batch_size"] * params["epoch_batches"])))
+    run, block_models = pick_device(device, fallback, block_models, advance, cuda_training.teacher_student_advance,
+                                    cpu_block=cpu_block, device_bytes=per_model, models=models)
+    return run_ensemble(init, run, GRAM, params, models=models, steps=steps, record_every=record_every, seed=seed,
+                        name=NAME, out=out, resume=resume, progress=progress, block_models=block_models,
                         record_weights=record_weights)
 
 
@@ -155,10 +155,7 @@ def _advance(x, a, W, step, diverged, n_steps, lr, bs, teacher, limit):
                 g22 += e2 * x2 + a[m, n, 1]
             batch_loss /= bs
             total += batch_loss
-            if n_steps == 0:
-                break
-            if not (batch_loss <= limit):  # also catches NaN
-                diverged[m] = step[m] + 1
+            if stop_update(batch_loss, n_steps, limit, step, diverged, m):
                 break
             c = lr / bs
             w11 += c * g11
@@ -167,7 +164,7 @@ def _advance(x, a, W, step, diverged, n_steps, lr, bs, teacher, limit):
             w22 += c * g22
             step[m] += 1
         W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1] = w11, w12, w21, w22
-        loss_out[m] = total / max(n_steps, 1) if diverged[m] == 0 else np.nan
+        loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
 
 

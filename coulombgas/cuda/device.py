@@ -1,0 +1,113 @@
+"""Which device runs a kernel: the CUDA probe, the ``device=`` choice, the lazy ``numba.cuda`` handle.
+
+Importing coulombgas never imports ``numba.cuda`` (a missing driver or ``numba-cuda`` package must
+not break the CPU path): :func:`load` binds it on first use. With ``NUMBA_ENABLE_CUDASIM=1`` set
+before Numba is imported, the kernels run in Numba's CUDA simulator (about 10⁴× slower: for tests
+only), and :func:`simulator` is True.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import _validate as v
+
+__all__ = ["DEVICES", "available", "require", "simulator", "load", "threads", "quiet", "block_models"]
+
+#: Accepted values of ``device``.
+DEVICES = ("cpu", "cuda")
+# Device memory given to one block of training models when the caller does not choose.
+_BLOCK_BYTES_FRACTION = 0.25
+
+
+def simulator() -> bool:
+    """True when Numba's CUDA simulator is enabled (``NUMBA_ENABLE_CUDASIM=1`` before Numba's import)."""
+    from numba.core import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def available() -> bool:
+    """True when a CUDA device can run the kernels (or the CUDA simulator is enabled).
+
+    Never raises: a missing driver, GPU or ``numba-cuda`` package all give False.
+    """
+    try:
+        from numba import cuda
+    except Exception:  # pragma: no cover - numba-cuda missing or broken (e.g. numpy too new for it)
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bool(cuda.is_available())
+    except Exception:  # pragma: no cover - driver present but unusable
+        return False
+
+
+def require(device: str = "cuda", *, fallback: bool = False, probe=None) -> bool:
+    """Whether to run on the GPU for ``device``: True for a usable "cuda", False for "cpu".
+
+    ``device="cuda"`` without a usable CUDA device raises ValueError, unless
+    ``fallback=True``, which warns and returns False (run on the CPU). ``probe``
+    (default :func:`available`) is the function asked whether a device exists.
+    """
+    device = v.one_of("device", device, DEVICES)
+    if not isinstance(fallback, (bool, np.bool_)):
+        raise TypeError(f"`fallback` must be a bool, got {type(fallback).__name__}")
+    if device == "cpu":
+        return False
+    if (available if probe is None else probe)():
+        return True
+    if fallback:
+        warnings.warn("`device` is 'cuda' but no CUDA device was found; running on the CPU (fallback=True)",
+                      RuntimeWarning, stacklevel=3)
+        return False
+    raise ValueError("`device` is 'cuda' but no CUDA device was found (numba.cuda.is_available() is False: "
+                     "no NVIDIA GPU or driver, or the extra is missing: pip install 'coulombgas[gpu]'); "
+                     "use device='cpu', or pass fallback=True to run on the CPU instead")
+
+
+def load():
+    """``numba.cuda``, imported on first use.
+
+    Kernel modules keep it in a module global named ``cuda`` (set from this function
+    before they build a kernel): the CUDA simulator swaps in its fake module through
+    the kernels' globals, so the kernels must refer to it by that global name.
+    """
+    from numba import cuda
+
+    return cuda
+
+
+def threads(gpu: int, sim: int = 32) -> int:
+    """Threads per block: ``gpu`` on a device, ``sim`` under the simulator (one Python thread each)."""
+    return sim if simulator() else gpu
+
+
+class quiet:
+    """Silence the simulator's NumPy overflow warnings: uint64 wrap-around is the RNG's arithmetic."""
+
+    def __enter__(self):
+        self._cm = warnings.catch_warnings()
+        self._cm.__enter__()
+        warnings.filterwarnings("ignore", message="overflow encountered in scalar", category=RuntimeWarning)
+        return self
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+def block_models(block_models, per_model_bytes: float, models: int) -> int:
+    """Models per block on the device: the caller's choice (checked), else what fits in a quarter of its free memory."""
+    if block_models is not None:
+        return v.integer("block_models", block_models, minimum=1)
+    budget = 64e6
+    if not simulator():
+        try:
+            free, _ = load().current_context().get_memory_info()
+            budget = _BLOCK_BYTES_FRACTION * free
+        except Exception:  # pragma: no cover - memory query unsupported
+            budget = 2e9
+    return max(1, min(models, int(budget // max(1, per_model_bytes))))
