@@ -9,8 +9,8 @@ Public names are flat (``cg.CoulombGas``, ``cg.simulate``); submodules are
 namespaces (``cg.theory``, ``cg.spectra``). Submodules load on first use (PEP 562
 ``__getattr__``), so ``import coulombgas`` imports neither NumPy nor Numba and compiles
 nothing, and the ``coulombgas`` command starts quickly. ``cg.compare`` and ``cg.sweep``
-are functions whose modules are callable too (``_callable_module``), so they stay
-callable whether or not ``coulombgas.compare``/``coulombgas.sweep`` was imported first.
+are plain functions; they live in modules of other names (:mod:`coulombgas.report`,
+:mod:`coulombgas.sweeps`), so no submodule import can rebind them.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ _NAMES = {
     "Trajectory": "dynamics",
     "sample": "stationary",
     "Samples": "stationary",
-    "compare": "compare",
-    "sweep": "sweep",
-    "SweepWarning": "sweep",
+    "compare": "report",
+    "sweep": "sweeps",
+    "SweepWarning": "sweeps",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]

@@ -382,7 +382,7 @@ def no_work(monkeypatch):
         # the package attribute of that name is the model function: patch the module itself
         module = importlib.import_module(f"coulombgas.training.{mod}")
         monkeypatch.setattr(module, "run_ensemble", reached)
-    monkeypatch.setattr(importlib.import_module("coulombgas.sweep"), "_client", reached)
+    monkeypatch.setattr(importlib.import_module("coulombgas.sweeps"), "_client", reached)
     yield
 
 

@@ -44,7 +44,7 @@ def test_model_names_match_the_training_table():
 
 
 def test_public_names_stay_after_lazy_import():
-    code = ("import coulombgas as cg\nimport coulombgas.compare\nimport coulombgas.sweep\n"
+    code = ("import coulombgas as cg\nimport coulombgas.report\nimport coulombgas.sweeps\n"
             "from coulombgas import theory, spectra, training\n"
             "assert callable(cg.compare) and callable(cg.sweep)\n"
             "assert cg.compare.__name__ in ('compare', 'coulombgas.compare')\n"
@@ -54,6 +54,17 @@ def test_public_names_stay_after_lazy_import():
             "from coulombgas import compare, sweep\nassert callable(compare) and callable(sweep)\n"
             "try:\n    cg.compare('no-such-model')\nexcept ValueError as e:\n    assert 'no-such-model' in str(e)\n"
             "else:\n    raise AssertionError('cg.compare did not run')\nprint('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_compare_and_sweep_are_plain_functions_whatever_was_imported():
+    # The modules that hold them have other names, so importing a submodule cannot rebind them.
+    code = ("import types\nimport coulombgas.report, coulombgas.sweeps\nimport coulombgas as cg\n"
+            "assert isinstance(cg.compare, types.FunctionType) and cg.compare is coulombgas.report.compare\n"
+            "assert isinstance(cg.sweep, types.FunctionType) and cg.sweep is coulombgas.sweeps.sweep\n"
+            "import importlib.util\nassert importlib.util.find_spec('coulombgas.compare') is None\n"
+            "assert importlib.util.find_spec('coulombgas._callable_module') is None\nprint('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 

@@ -79,7 +79,7 @@ def run_bench(what: str, *, out: str | None = None, quick: bool = False) -> int:
     """Run one suite of :data:`BENCHES`, print its table, write ``out/bench.json``; returns 0."""
     import importlib
 
-    from ..io import write_json
+    from ..store import write_json
 
     if what not in BENCHES:
         raise ValueError(f"`what` must be one of {', '.join(map(repr, BENCHES))}, got {what!r}")

@@ -5,7 +5,7 @@ them is negligible) run on a one-worker and on a two-worker local cluster, clust
 included. The ratio of wall times is the speed-up (2 is linear on two cores). ``dask_over_plain``
 sets the whole call beside plain processes and ``dask_over_tasks`` beside the tasks' own time
 (wall x workers / summed task seconds: 1 when the cluster costs nothing). For scale the
-same points also run through :func:`coulombgas.sweep.run_point` in one and in two plain
+same points also run through :func:`coulombgas.sweeps.run_point` in one and in two plain
 processes (``concurrent.futures``, process start-up included): what the cores give
 without Dask, the ceiling a sweep can reach on this machine.
 """
@@ -27,7 +27,7 @@ def _plain_processes(points, workers, out):
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from ..sweep import run_point
+    from ..sweeps import run_point
 
     t0 = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
@@ -39,7 +39,7 @@ def _plain_processes(points, workers, out):
 
 
 def bench_sweep(quick: bool = False) -> list[dict]:
-    from ..sweep import _points, sweep
+    from ..sweeps import grid_points, sweep
 
     n_points = 4 if quick else 8
     fixed = {"n": 30, "t_end": 0.5 if quick else 4.0, "dt": 1e-3, "replicas": 40, "record_every": 100}
@@ -54,7 +54,7 @@ def bench_sweep(quick: bool = False) -> list[dict]:
             table = sweep("simulate", grid, fixed=fixed, out=out, workers=workers, progress=False)
             dask_s[workers] = time.perf_counter() - t0
             busy = sum(row["seconds"] for row in table)
-            plain_s[workers] = _plain_processes(_points(grid, fixed), workers, out)
+            plain_s[workers] = _plain_processes(grid_points(grid, fixed), workers, out)
         finally:
             shutil.rmtree(out, ignore_errors=True)
         # The whole call (cg.sweep on Dask) beside the same points in plain processes and the tasks'

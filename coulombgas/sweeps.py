@@ -13,7 +13,9 @@ raises is recorded with ``status = "failed"`` and its error, and the others go o
 Each task sets Numba to ``threads`` threads (1 by default): a sweep's parallelism is
 across points, and one thread per worker process avoids oversubscribing the cores.
 
-Needs the ``dask`` extra: ``pip install 'coulombgas[dask]'``.
+Needs the ``dask`` extra: ``pip install 'coulombgas[dask]'``. The package exposes
+:func:`sweep` as ``cg.sweep``; this module has another name so that the function and
+the module never shadow each other.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ import warnings
 import numpy as np
 
 from . import _validate as v
-from ._callable_module import make_callable
-from .io import _json_default, write_json
+from .gas import GAS_PARAMS, CoulombGas
+from .store import json_default, write_json
+from .training.registry import check_params, check_seed, degenerate_pairs
 
-__all__ = ["sweep", "gas_from_params", "TASKS", "SweepWarning"]
+__all__ = ["sweep", "check_sweep", "gas_from_params", "grid_points", "validate_point", "run_point", "TASKS",
+           "GAS_PARAMS", "SweepWarning"]
 
 
 class SweepWarning(RuntimeWarning):
@@ -40,41 +44,13 @@ class SweepWarning(RuntimeWarning):
 
 TASKS = ("train", "simulate", "sample", "compare")
 
-#: Parameters that describe a gas (``simulate``/``sample``), with defaults as in the CLI.
-GAS_PARAMS = {"n": 10, "beta": 1.0, "potential": "quadratic", "center": 0.0, "width": 1.0, "t": 1.0,
-              "g_quartic": 1.0, "laguerre_a": 1.0, "laguerre_scale": 1.0, "lr": None, "batch_size": None,
-              "noise_g": 1.0}
 _SIMULATE = {"t_end": 1.0, "dt": 1e-3, "replicas": 1, "record_every": 1, "scheme": "auto"}
 _SAMPLE = {"n_samples": 1000, "method": "auto", "chains": 4, "warmup": None}
 
 
 def gas_from_params(**params):
-    """A :class:`~coulombgas.CoulombGas` from flat parameters (the names of ``GAS_PARAMS``).
-
-    ``potential`` is ``"quadratic"`` (``center``, ``width``), ``"quartic"`` (``t``,
-    ``g_quartic``) or ``"laguerre"`` (``laguerre_a``, ``laguerre_scale``); giving ``lr``
-    and ``batch_size`` selects the SGD form with noise ``noise_g``, else the Dyson form.
-    """
-    from . import potentials
-    from .gas import CoulombGas
-
-    unknown = sorted(set(params) - set(GAS_PARAMS))
-    if unknown:
-        raise ValueError(f"`{unknown[0]}` is not a gas parameter; choose from {', '.join(GAS_PARAMS)}")
-    p = {**GAS_PARAMS, **params}
-    kind = v.one_of("potential", p["potential"], ("quadratic", "quartic", "laguerre"))
-    if kind == "quadratic":
-        potential = potentials.Quadratic(center=p["center"], width=p["width"])
-    elif kind == "quartic":
-        potential = potentials.Quartic(t=p["t"], g=p["g_quartic"])
-    else:
-        potential = potentials.Laguerre(a=p["laguerre_a"], scale=p["laguerre_scale"])
-    if p["lr"] is not None or p["batch_size"] is not None:
-        if p["lr"] is None or p["batch_size"] is None:
-            raise ValueError("`lr` and `batch_size` go together (SGD form): give both or neither")
-        return CoulombGas.from_sgd(potential, p["noise_g"], lr=p["lr"], batch_size=p["batch_size"], n=p["n"],
-                                   beta=p["beta"])
-    return CoulombGas.dyson(potential, p["n"], beta=p["beta"])
+    """A :class:`~coulombgas.CoulombGas` from flat parameters: :meth:`CoulombGas.from_params` (kept by this name)."""
+    return CoulombGas.from_params(**params)
 
 
 # ------------------------------------------------------------------ one point
@@ -90,32 +66,24 @@ def _split(params, own):
 
 
 def _model_params(params, task="train"):
-    """``(func, module, kwargs, seed)`` of a train/compare point: the shared check (:func:`coulombgas._params.model_params`)."""
-    from ._params import model_params
-
+    """``(func, module, kwargs, seed)`` of a train/compare point: the one check of the registry
+    (:func:`coulombgas.training.registry.check_params`; a compare point with compare's defaults)."""
     if "model" not in params:
         raise ValueError("`model` must be given (in `fixed` or `grid`) for train and compare sweeps")
     rest = {k: val for k, val in params.items() if k != "model"}
-    defaults, min_models = None, 1
     if task == "compare":
-        import importlib
+        from .report import check_compare_params
 
-        _compare = importlib.import_module("coulombgas.compare")  # the module, not the function
-
-        defaults = _compare.MODEL_DEFAULTS.get(params["model"], {})
-        min_models = getattr(_compare, "_MIN_MODELS", 1)
-    func, module, kwargs, seed = model_params(params["model"], rest, defaults=defaults, min_models=min_models)
-    return func, module, kwargs, seed
+        return check_compare_params(params["model"], rest)
+    return check_params(params["model"], rest)
 
 
 def validate_point(task: str, params: dict) -> None:
     """Raise ValueError/TypeError if ``params`` is not a valid point of ``task`` (nothing runs long)."""
-    from ._params import check_seed
-
     check_seed(params.get("seed"))
     if task in ("simulate", "sample"):
         gas_p, rest = _split(params, _SIMULATE if task == "simulate" else _SAMPLE)
-        gas_from_params(**gas_p)
+        CoulombGas.from_params(**gas_p)
         if task == "simulate":
             v.nonnegative("t_end", rest["t_end"])
             v.positive("dt", rest["dt"])
@@ -149,7 +117,7 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
         from .dynamics import simulate
 
         gas_p, rest = _split(params, _SIMULATE)
-        traj = simulate(gas_from_params(**gas_p), rest["t_end"], rest["dt"], replicas=rest["replicas"],
+        traj = simulate(CoulombGas.from_params(**gas_p), rest["t_end"], rest["dt"], replicas=rest["replicas"],
                         record_every=rest["record_every"], scheme=rest["scheme"], seed=seed, progress=False)
         traj.save(os.path.join(directory, "trajectory.npz"))
         late = traj.x[:, traj.x.shape[1] // 2:]
@@ -160,7 +128,7 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
         from .stationary import sample
 
         gas_p, rest = _split(params, _SAMPLE)
-        s = sample(gas_from_params(**gas_p), rest["n_samples"], method=rest["method"], chains=rest["chains"],
+        s = sample(CoulombGas.from_params(**gas_p), rest["n_samples"], method=rest["method"], chains=rest["chains"],
                    warmup=rest["warmup"], seed=seed, progress=False)
         np.savez(os.path.join(directory, "samples.npz"), x=s.x)
         row = {"mean": float(s.x.mean()), "std": float(s.x.std()), "mean_gap": float(np.diff(s.x, axis=-1).mean()),
@@ -168,8 +136,6 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
         if "ess" in s.diagnostics:
             row["min_ess"] = float(np.min(s.diagnostics["ess"]))
     elif task == "train":
-        from .training import degenerate_pairs
-
         func, _, kwargs, _ = _model_params(params, task)  # `seed` is not in kwargs: passed once, here
         h = func(seed=seed, progress=False, **kwargs)
         h.save(os.path.join(directory, "harvest.npz"))
@@ -184,7 +150,7 @@ def run_point(task: str, params: dict, directory: str, threads: int = 1) -> dict
                 S = np.stack([final[:, j] - final[:, i] for i, j in pairs], axis=-1)
                 row.update(mean_S=float(S.mean()), mean_S_err=float(S.std(ddof=1) / math.sqrt(S.size)))
     else:
-        from .compare import compare
+        from .report import compare
 
         model = params["model"]
         _, _, kwargs, _ = _model_params(params, task)
@@ -214,7 +180,8 @@ def _task(task, params, directory, threads):
 
 # ------------------------------------------------------------------ the sweep
 
-def _points(grid, fixed):
+def grid_points(grid, fixed):
+    """The points of a sweep: the Cartesian product of ``grid``'s lists, each with ``fixed`` added, in order."""
     if not isinstance(grid, dict) or not grid:
         raise TypeError("`grid` must be a non-empty dict of parameter name -> list of values")
     fixed = dict(fixed or {})
@@ -267,6 +234,24 @@ def _client(scheduler, workers, timeout):
         raise ValueError(f"`scheduler` {scheduler} is not reachable within {timeout:g} s: {exc}") from None
 
 
+def check_sweep(task, grid, fixed=None, *, workers=2, threads=1):
+    """Check a whole sweep before anything runs or is written; returns ``(task, points)``.
+
+    The task name, ``workers`` and ``threads``, and every point of the grid
+    (:func:`validate_point`); an error names the point and its parameters.
+    """
+    task = v.one_of("task", task, TASKS)
+    v.integer("workers", workers, minimum=1)
+    v.integer("threads", threads, minimum=1)
+    points = grid_points(grid, fixed)
+    for k, point in enumerate(points):  # reject a bad grid before any task runs
+        try:
+            validate_point(task, point)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"grid point {k} {json.dumps(point, default=json_default)}: {exc}") from None
+    return task, points
+
+
 def sweep(task: str, grid: dict, *, fixed: dict | None = None, scheduler: str | None = None, out=None,
           workers: int = 2, threads: int = 1, progress: bool = True, timeout: float = 5.0) -> list[dict]:
     """Run ``task`` at every point of ``grid`` (× ``fixed``) on Dask; returns the table, one row per point.
@@ -313,17 +298,9 @@ def sweep(task: str, grid: dict, *, fixed: dict | None = None, scheduler: str | 
     >>> rows = cg.sweep("simulate", grid={"seed": [1, 2]},
     ...                 fixed={"n": 20, "t_end": 1.0, "dt": 1e-3})  # doctest: +SKIP
     """
-    task = v.one_of("task", task, TASKS)
-    workers = v.integer("workers", workers, minimum=1)
-    threads = v.integer("threads", threads, minimum=1)
+    task, points = check_sweep(task, grid, fixed, workers=workers, threads=threads)
     timeout = v.positive("timeout", timeout)
     progress = v.flag("progress", progress)  # never truthiness: progress="no" is a TypeError
-    points = _points(grid, fixed)
-    for k, point in enumerate(points):  # reject a bad grid before any task runs
-        try:
-            validate_point(task, point)
-        except (ValueError, TypeError) as exc:
-            raise type(exc)(f"grid point {k} {json.dumps(point, default=_json_default)}: {exc}") from None
     out = os.fspath(out) if out is not None else f"sweep-{task}"
     os.makedirs(out, exist_ok=True)
     records = [None] * len(points)
@@ -379,7 +356,7 @@ def _finished(directory, point):
         return None
     with open(path) as fh:
         record = json.load(fh)
-    same = json.loads(json.dumps(point, default=_json_default)) == record.get("params")
+    same = json.loads(json.dumps(point, default=json_default)) == record.get("params")
     return record if same and record["row"].get("status") == "ok" else None
 
 
@@ -396,10 +373,7 @@ def _write_table(out, points, records) -> list[dict]:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for row in table:
-            writer.writerow({c: json.dumps(_plain(row[c]), default=_json_default) if isinstance(row.get(c), (list, dict))
-                             else row.get(c, "") for c in columns})
+            writer.writerow({c: json.dumps(_plain(row[c]), default=json_default)
+                             if isinstance(row.get(c), (list, dict)) else row.get(c, "") for c in columns})
     os.replace(tmp, os.path.join(out, "table.csv"))
     return table
-
-
-make_callable(__name__, "sweep")

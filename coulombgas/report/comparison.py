@@ -1,5 +1,8 @@
 """The main job: train a model, build its Coulomb gas, and say where theory and training agree.
 
+This module holds :func:`compare` (``cg.compare``, ``coulombgas compare``) and its
+:class:`Report`; :mod:`coulombgas.report.runs` holds the reports of single runs.
+
 Pipeline of :func:`compare` (SCIENCE.md §7):
 
 1. train an ensemble of independent models with real SGD and harvest the
@@ -26,8 +29,6 @@ unless stated.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import inspect
 import math
 import os
 import shutil
@@ -38,12 +39,12 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
-from . import _validate as v
-from . import spectra, theory
-from ._callable_module import make_callable
-from .io import write_json
+from .. import _validate as v
+from .. import spectra, theory
+from ..store import write_json
+from .runs import JSON_ARRAY_LIMIT
 
-__all__ = ["compare", "Report", "MODEL_DEFAULTS"]
+__all__ = ["compare", "Report", "MODEL_DEFAULTS", "MIN_MODELS", "check_compare_params", "harvest_model_cli"]
 
 #: Per-model defaults of ``compare`` that finish in about a minute on two cores.
 MODEL_DEFAULTS = {
@@ -64,7 +65,7 @@ _SCAN = ((1.0, 1.0, 1.0), (2.0, 1.0, 1.0), (3.0, 1.0, 1.0), (1.0, 0.25, 1.0), (1
 _MODEL_SCANS = {"rbm": ((1.0, 1.0, 1.0), (1.0, 2.0, 1.0), (1.0, 4.0, 1.0))}
 
 #: Fewest models a comparison accepts: its statistics use one record per model.
-_MIN_MODELS = 20
+MIN_MODELS = 20
 
 
 @dataclasses.dataclass(eq=False)
@@ -125,12 +126,13 @@ def _verdict_z(z):
     return "agrees" if abs(z) <= 3.0 else "differs"
 
 
-def _model(name: str):
-    from .training import MODELS, get_model
+def check_compare_params(model, params: dict):
+    """The one parameter check (:func:`coulombgas.training.registry.check_params`) with the defaults
+    and the smallest ensemble of a comparison; returns ``(func, module, kwargs, seed)``."""
+    from ..training.registry import check_params
 
-    func = get_model(name)
-    module = importlib.import_module(f"coulombgas.training.{MODELS[name][1]}")
-    return func, module
+    defaults = MODEL_DEFAULTS.get(model, {}) if isinstance(model, str) else {}
+    return check_params(model, params, defaults=defaults, min_models=MIN_MODELS)
 
 
 def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = False, progress: bool = True,
@@ -159,10 +161,10 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     -------
     Report
     """
-    from .stationary import sample
-    from .training import degenerate_pairs
+    from ..stationary import sample
+    from ..training.registry import degenerate_pairs
 
-    func, module = _model(model)
+    func, module, kwargs, _ = check_compare_params(model, params)  # names, values, memory: before any work
     seed = v.integer("seed", seed, minimum=0)
     force = v.flag("force", force)
     level = v.real("level", level)
@@ -172,20 +174,14 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         out = os.fspath(out)
         if os.path.exists(out) and (not os.path.isdir(out) or (os.listdir(out) and not force)):
             raise ValueError(f"`out` {out!r} exists with other content; choose a new directory or pass force")
-    kwargs = {**MODEL_DEFAULTS.get(model, {}), **params}
-    allowed = inspect.signature(func).parameters
-    bad = [k for k in kwargs if k not in allowed or k in ("out", "resume", "progress", "seed")]
-    if bad:
-        raise ValueError(f"`{bad[0]}` is not a parameter of model {model!r}")
-    _validate_model_args(func, module, kwargs)
     progress = v.flag("progress", progress)
     scan = v.flag("scan", scan)
 
     _stage(progress, f"training {kwargs.get('models')} {model} models")
     harvest = func(seed=seed, progress=progress, **kwargs)
-    if harvest.models < _MIN_MODELS:
+    if harvest.models < MIN_MODELS:
         raise ValueError(f"only {harvest.models} models stayed finite ({len(harvest.diverged_ids)} diverged); "
-                         f"a comparison needs at least {_MIN_MODELS}: lower lr or raise models")
+                         f"a comparison needs at least {MIN_MODELS}: lower lr or raise models")
     workdir = tempfile.mkdtemp(prefix=".compare-", dir=os.path.dirname(os.path.abspath(out)) if out else None)
     try:
         checks, figures, extra = [], [], {}
@@ -253,23 +249,6 @@ def _stage(progress, message):
         print(f"compare: {message} ...", file=sys.stderr, flush=True)
 
 
-def _validate_model_args(func, module, kwargs):
-    """Every argument of the training run checked before any work (the model's own checks where it
-    has them, ``validated``), and enough models for the statistics."""
-    defaults = {k: p.default for k, p in inspect.signature(func).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-    args = {**defaults, **kwargs}
-    check = getattr(module, "validated", None)
-    if check is not None:
-        names = inspect.signature(check).parameters
-        if all(k in args for k in names):
-            check(**{k: args[k] for k in names})
-    models = v.integer("models", args.get("models"), minimum=1)
-    if models < _MIN_MODELS:
-        raise ValueError(f"`models` must be >= {_MIN_MODELS} for a comparison (its statistics use one record "
-                         f"per model), got {models}")
-
-
 #: Fields of a check in ``summary.json``: each has one type, whatever the check.
 #: ``measured``/``error``/``predicted``: lists of numbers (empty when the check has none);
 #: ``statistic``: a number or null; ``*_text``: the cell as the report prints it.
@@ -294,17 +273,13 @@ def _json_check(c):
     return out
 
 
-#: Arrays with more entries than this go to ``arrays.npz`` beside ``summary.json``.
-_JSON_ARRAY_LIMIT = 64
-
-
 def _summary_for_json(summary, workdir):
     """``summary`` with one schema per check field and its large arrays moved to ``arrays.npz``."""
     out = dict(summary)
     out["checks"] = [_json_check(c) for c in summary["checks"]]
     large = {}
     for key, value in summary.items():
-        if key != "checks" and isinstance(value, np.ndarray) and value.size > _JSON_ARRAY_LIMIT:
+        if key != "checks" and isinstance(value, np.ndarray) and value.size > JSON_ARRAY_LIMIT:
             large[key] = value
             out[key] = {"npz": "arrays.npz", "key": key, "shape": list(value.shape)}
     if large:
@@ -318,7 +293,7 @@ def _matching_gas(harvest, module, extra):
     epoch, so records an epoch apart carry no new information), then the matching gas."""
     from functools import partial
 
-    from .training.drift_noise import estimate_drift_noise, gas_from_harvest
+    from ..training.drift_noise import estimate_drift_noise, gas_from_harvest
 
     weights = harvest.weights
     size = int(np.prod(weights.shape[2:])) if weights is not None else 1
@@ -339,7 +314,7 @@ def _matching_gas(harvest, module, extra):
 
 def _simulate_from_harvest(gas, harvest, seed, progress=False):
     """(c) The SDE from the harvest's initial spectra, recorded at the harvest's updates."""
-    from .dynamics import simulate
+    from ..dynamics import simulate
 
     x0 = harvest.eigenvalues[:, 0]
     ok = np.all(np.diff(x0, axis=-1) > 0, axis=-1)
@@ -511,13 +486,9 @@ def _bar(progress, total, desc):
 
 def harvest_model_cli(harvest) -> str:
     """The command-line name of the model that made ``harvest``."""
-    from .training import MODELS, module_of
+    from ..training.registry import cli_name
 
-    module = module_of(harvest.model)
-    for name, (_, module_name) in MODELS.items():
-        if module is not None and module.__name__.endswith("." + module_name):
-            return name
-    return harvest.model
+    return cli_name(harvest.model)
 
 
 def _check_scaling(rows, level):
@@ -538,7 +509,7 @@ def _check_scaling(rows, level):
 
 
 def _figures(workdir, harvest, sim, stationary, pairs, extra, scan_rows):
-    from . import plots
+    from .. import plots
 
     figs = []
     if pairs:
@@ -563,7 +534,7 @@ def _figures(workdir, harvest, sim, stationary, pairs, extra, scan_rows):
 
 def _phase_checks(harvest, extra):
     """Paper 4: which regime each network is in (ordered / high-temperature / jammed)."""
-    from .training import classify_regime
+    from ..training import classify_regime
 
     regimes = classify_regime(harvest)
     counts = regimes.counts()
@@ -577,14 +548,14 @@ def _phase_checks(harvest, extra):
 
 def _rbm_checks(harvest, extra):
     """Papers 1–3: the eigenvalues of X settle at the fixed point (μ² − κ_k)/σ_h²."""
-    from .training.rbm import fixed_point
+    from ..training.rbm import fixed_point
 
     p = harvest.params
     x_star, _ = fixed_point(p["n"], p["mu2"], p["m2"], p["sigma_h"], n_hidden=p["n_hidden"])
     final = harvest.final()
     mean, err = final.mean(axis=0), final.std(axis=0, ddof=1) / math.sqrt(len(final))
     # Level repulsion shifts the two modes of a pair apart symmetrically: compare pair centres.
-    from .training import degenerate_pairs
+    from ..training.registry import degenerate_pairs
 
     rows = []
     z = (mean - x_star) / err
@@ -607,7 +578,3 @@ def _rbm_checks(harvest, extra):
 
 #: Model-specific checks, ``(harvest, extra) -> rows``.
 _EXTRA_CHECKS = {"phase-network": _phase_checks, "rbm": _rbm_checks}
-
-
-
-make_callable(__name__, "compare")
