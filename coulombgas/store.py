@@ -22,7 +22,7 @@ backend idea: the records plus everything needed to continue the run exactly):
 ``/state``
     Datasets (never growing attributes) with what a resumed run needs: the
     current positions or weights, the work counters, each row's random-stream
-    state (``/state/rng``, one JSON string per row) and ``/state/record``, the
+    state (``/state/bit_generators``, one JSON string per row) and ``/state/record``, the
     number of records the state belongs to. It is not part of the labelled view.
 attributes
     ``format`` = ``"coulombgas-store"``, ``version``, ``kind`` (``"trajectory"``,
@@ -60,6 +60,8 @@ VERSION = 1
 # chunk cache (set to 8 MiB below), large enough that a long run is a few thousand chunks.
 _CHUNK_ELEMENTS = 2**16
 _CACHE_BYTES = 8 << 20
+# Names under /state that the store writes itself (a model's state arrays may not use them).
+_RESERVED = frozenset({"bit_generators", "record"})
 
 
 def h5py_module():
@@ -289,10 +291,13 @@ class ChunkedStore:
     def save_state(self, arrays: dict, rng_states=None, record: int | None = None) -> None:
         """Store the state to continue from as datasets under ``/state`` (replaced, not appended)."""
         grp = self.fh["state"]
+        clash = _RESERVED.intersection(arrays)
+        if clash:
+            raise ValueError(f"state arrays must not be named {sorted(clash)} (the store's own)")
         items = dict(arrays)
+        h5py = h5py_module()
         if rng_states is not None:
-            h5py = h5py_module()
-            items["rng"] = np.array([json.dumps(s, default=json_default) for s in rng_states], dtype=object)
+            items["bit_generators"] = np.array([json.dumps(s, default=json_default) for s in rng_states], dtype=object)
         if record is not None:
             items["record"] = np.int64(record)
         for key, value in items.items():
@@ -310,10 +315,10 @@ class ChunkedStore:
                 old[...] = value
 
     def state(self) -> dict:
-        """The saved state: its arrays, ``"rng"`` (list of bit-generator states) and ``"record"``."""
+        """The saved state: its arrays, ``"bit_generators"`` (list of states) and ``"record"``."""
         out = {}
         for key, ds in self.fh["state"].items():
-            if key == "rng":
+            if key == "bit_generators":
                 out[key] = [json.loads(s) for s in ds.asstr()[()]]
             else:
                 out[key] = ds[()]
@@ -351,7 +356,8 @@ def read_store(path_or_file) -> dict:
                 return
             if name.startswith("state/"):
                 key = name[len("state/"):]
-                out["state"][key] = ([json.loads(s) for s in obj.asstr()[()]] if key == "rng" else obj[()])
+                out["state"][key] = ([json.loads(s) for s in obj.asstr()[()]] if key == "bit_generators"
+                                     else obj[()])
             else:
                 out["arrays"][name] = obj[()]
         fh.visititems(visit)
@@ -370,7 +376,7 @@ class TrajectoryStore:
 
     Layout: ``x`` (replica, record, mode) and ``t`` (record); state ``x``
     (replica, mode), ``counts`` (replica, counters: accepted, rejected, status,
-    failed step, implicit steps, Newton iterations), ``gaps`` (replica, 1), ``rng``.
+    failed step, implicit steps, Newton iterations), ``gaps`` (replica, 1), ``bit_generators``.
     Record 0 (the start) is written at creation; ``records_done`` in the file
     counts it, :attr:`records_done` here counts the records after it (the
     simulation's chunk loop counts that way).
@@ -403,7 +409,7 @@ class TrajectoryStore:
     def state(self):
         """(x, rng states, counts, gaps) at the last committed chunk."""
         s = self._store.state()
-        return s["x"], s["rng"], s["counts"], s["gaps"]
+        return s["x"], s["bit_generators"], s["counts"], s["gaps"]
 
     def read_x(self) -> np.ndarray:
         """Records 0 .. :attr:`records_done` (the ones the state continues from)."""

@@ -112,18 +112,20 @@ def test_store_records_state_and_marker(tmp_path):
     assert np.isnan(back["arrays"]["x"][:, 3]).all()  # unwritten entries are the fill value
     np.testing.assert_array_equal(back["arrays"]["t"], np.arange(4.0) / 2)
     assert back["state"]["record"] == 2
-    assert back["state"]["rng"] == [g.bit_generator.state for g in gens]
+    assert back["state"]["bit_generators"] == [g.bit_generator.state for g in gens]
     # Reopened for resume: the state comes back as saved, and a stream set from it continues exactly.
     with _small(path, resume=True) as s:
         state = s.state()
         np.testing.assert_array_equal(state["x"], x[:, 1])
         g = np.random.default_rng()
-        g.bit_generator.state = state["rng"][1]
+        g.bit_generator.state = state["bit_generators"][1]
         assert g.random() == gens[1].random()
         s.save_state({"x": np.zeros((1, 3))}, [gens[0].bit_generator.state], record=3)  # shape changed
-        assert s.state()["x"].shape == (1, 3) and len(s.state()["rng"]) == 1
+        assert s.state()["x"].shape == (1, 3) and len(s.state()["bit_generators"]) == 1
+        with pytest.raises(ValueError, match="must not be named"):
+            s.save_state({"record": np.zeros(1)})
     with h5py.File(path) as fh:
-        assert set(fh["state"]) == {"x", "rng", "record"}  # datasets, replaced, never attributes
+        assert set(fh["state"]) == {"x", "bit_generators", "record"}  # datasets, replaced, never attributes
         assert set(fh.attrs) == {"format", "version", "kind", "meta"}
 
 

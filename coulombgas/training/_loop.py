@@ -221,7 +221,7 @@ class _Store:
     Axes model, record, mode (and row, col for the weights); ``records_done``
     per model; ``/state`` holds the current block's state (``W``, ``step``,
     ``diverged``, the model's own arrays), its first model ``block``, the
-    record count it belongs to and the block's random-stream states. Blocks of
+    record count it belongs to and the block's random-stream states (``bit_generators``). Blocks of
     models run one after the other, so only one block's state is ever kept.
     The file is created at the first write, when the weights' shape is known.
     """
@@ -262,7 +262,7 @@ class _Store:
             return 0
         for key in state:
             state[key][...] = saved[key]
-        for g, st in zip(gens, saved["rng"]):
+        for g, st in zip(gens, saved["bit_generators"]):
             g.bit_generator.state = st
         return int(saved["record"])
 
