@@ -16,6 +16,7 @@ from stats import assert_ks, assert_two_sample, assert_z
 
 import coulombgas as cg
 from coulombgas import _implicit as imp
+from coulombgas import _sde
 from coulombgas import dynamics as dyn
 from coulombgas import potentials as P
 from coulombgas import theory
@@ -84,7 +85,7 @@ def test_explicit_and_implicit_parts_add_up_to_the_drift(potential):
     sig = 0.5 * c * (w[:-1] + w[1:])
     omega = a * params[0, 2] if kind == P.LAGUERRE else 0.0
     b = np.empty(4)
-    dyn._drift_into(x, kind, params, a, c, w, dyn.FORCE_SERIAL, b)
+    _sde._drift_into(x, kind, params, a, c, w, None, None, b)
     imp._remove_implicit(x, b, sig, lower, omega)
     np.testing.assert_allclose(b + _implicit_force(x, sig, lower, omega), gas.drift(x), rtol=1e-12, atol=1e-12)
 

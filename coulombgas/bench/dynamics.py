@@ -31,9 +31,10 @@ import time
 import numba
 import numpy as np
 
-from .. import _rng
+from .. import _rng, _sde
 from .. import dynamics as dyn
 from ..dynamics import default_x0, simulate
+from ..forces import FAST_CROSSOVER
 from ..gas import CoulombGas
 from . import median_time
 
@@ -151,13 +152,16 @@ def _kernel_time(gas, x0, t_end, dt, scheme):
     steps = int(math.ceil(t_end / dt - 1e-12))
     x = np.array(x0, dtype=np.float64)
     gen = _rng.streams(_rng.seed_sequence(0), 1)[0]
-    counts = np.zeros(dyn._N_COUNTS, dtype=np.int64)
+    counts = np.zeros(_sde.N_COUNTS, dtype=np.int64)
     gaps = np.full(1, np.inf)
     rec = np.empty((1, n))
-    mode = dyn.FORCE_FAST if n >= dyn.FAST_CROSSOVER else dyn.FORCE_PARALLEL
+    fmm = _sde.FAST_ORDER if n >= FAST_CROSSOVER else None
+    code = dyn.SCHEMES[scheme].code
+    imex = (code == _sde.IMEX_HEUN) if code >= _sde.IMEX_EULER else None
+    adapt = True if imex is None else None
     t0 = time.perf_counter()
-    dyn._run_single(x, gen, steps, t_end / steps, steps, rec, kind, params, lower, a, c, w, s,
-                    dyn.SCHEMES[scheme].code, 2.0, 30, counts, gaps, 0.0, mode)
+    _sde.run_single(x, gen, steps, t_end / steps, steps, rec, kind, params, lower, a, c, w, s,
+                    code, imex, adapt, 2.0, 30, counts, gaps, 0.0, True if fmm is None else None, fmm)
     return time.perf_counter() - t0
 
 
