@@ -446,13 +446,53 @@ def ground_state(gas: CoulombGas) -> np.ndarray:
         alpha = 2.0 * big_a / strength - 1.0
         return 0.5 * strength / p * _zeros.laguerre_zeros(n, alpha)
     m, kappa = minimum_and_curvature(gas.potential, n)
-    x = m + math.sqrt(strength / kappa) * _zeros.hermite_zeros(n)
+    zeta = _zeros.hermite_zeros(n)
+    width = math.sqrt(strength / kappa)
+    quadratic = kind == pot.POLYNOMIAL and params.shape[1] <= 3 and np.all(params == params[0])
+    if not quadratic and n >= 2:
+        width = _virial_width(gas, m, width, zeta, lower, strength)
+    x = m + width * zeta
     if x[0] <= lower:  # a custom potential with a wall: squeeze inside the domain, keeping the order
         span = x[-1] - x[0]
         x = lower + (x - x[0] + 0.05 * span) * (m - lower) / max(m - x[0] + 0.05 * span, 1e-300)
         x = np.maximum(x, lower + 1e-3 * (m - lower) * np.linspace(1, 2, n))
         x = np.sort(x)
     return x
+
+
+def _virial_width(gas, m, width, zeta, lower, strength):
+    """The width L of the start m + L ζ that satisfies the equilibrium's virial identity.
+
+    At the T = 0 equilibrium a V_i'(x_i) = c w̄ Σ_{j≠i} 1/(x_i − x_j), multiplying by
+    x_i − m and summing gives Σ_i (x_i − m) V_i'(x_i) = (c w̄/a) n(n − 1)/2 (the pair
+    terms add up to one per pair). Solved for L along the Hermite shape ζ (brentq,
+    O(n) per evaluation). For a quadratic V this is the harmonic width √(c w̄/(a κ));
+    where the curvature at the minimum vanishes or misleads (V = x⁴/4: κ = 0) it gives
+    the right scale where the harmonic guess is off by orders of magnitude.
+    """
+    from scipy.optimize import brentq
+
+    target = strength * 0.5 * gas.n * (gas.n - 1)
+    top = math.inf if lower == -math.inf else (m - lower) / -zeta[0] * (1.0 - 1e-9)
+
+    def excess(L):
+        with np.errstate(all="ignore"):
+            f = float(np.dot(L * zeta, gas.potential.derivative(m + L * zeta, gas.n))) - target
+        return f if math.isfinite(f) else math.inf
+
+    hi = min(width, top)
+    for _ in range(2000):  # grow until the confinement wins (a confining V must)
+        if excess(hi) > 0 or hi >= top:
+            break
+        hi = min(2.0 * hi, top)
+    lo = hi
+    for _ in range(2000):
+        lo *= 0.5
+        if excess(lo) < 0 or lo < 1e-300:
+            break
+    if not (excess(lo) < 0 < excess(hi)):
+        return width  # no sign change (a potential that does not confine): keep the harmonic guess
+    return brentq(excess, lo, hi, xtol=1e-14 * hi, rtol=1e-15, maxiter=200)
 
 
 def minimum_and_curvature(potential, n: int) -> tuple[float, float]:

@@ -9,6 +9,7 @@ dense ``triu_indices`` formula.
 import math
 
 import numba
+import scipy.optimize
 import numpy as np
 import pytest
 
@@ -290,3 +291,20 @@ def test_summary_is_small_and_has_one_schema_per_field():
     assert sgd["g"] == {"min": 0.5, "median": 1.25, "max": 2.0}
     assert sgd["potential"]["per_mode"] and not sgd["stationary_is_exact"]
     assert sgd["temperature"] == pytest.approx(0.1 / 4)
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0, -2.0])
+def test_ground_state_of_a_quartic_obeys_the_virial_identity(t):
+    # Σ_i (x_i − m) V'(x_i) = (c w̄/a) n(n−1)/2 at the equilibrium; the start keeps it exactly,
+    # and for V = x⁴/4 (zero curvature at the minimum: the harmonic guess was ~1400x too wide)
+    # it lies within 20% of the true equilibrium (scipy root of the drift, an independent solve).
+    n = 5
+    gas = cg.CoulombGas.dyson(cg.potentials.Quartic(t=t, g=1.0), n)
+    x = gas.ground_state()
+    m, _ = minimum_and_curvature(gas.potential, n)
+    virial = float(np.dot(x - m, gas.potential.derivative(x, n)))
+    assert virial == pytest.approx(gas.coulomb_scale / gas.drift_scale * n * (n - 1) / 2, rel=1e-10)
+    if t == 0.0:
+        exact = np.sort(scipy.optimize.root(gas.drift, x, tol=1e-13).x)
+        np.testing.assert_allclose(x, exact, atol=0.2 * np.ptp(exact))
+        assert np.ptp(x) == pytest.approx(np.ptp(exact), rel=0.05)
