@@ -14,11 +14,19 @@ x > ``lower``),
 (:meth:`CoulombGas.log_density`). The pair sums are the kernels of
 :mod:`coulombgas._pairs`, the potential those of :mod:`coulombgas.potentials`.
 
-Coordinates q of the hybrid Monte Carlo sampler (:mod:`.hmc`): ``COORD_X``
-(q = x), ``COORD_GAPS`` (q = (x_1, log gaps)) and ``COORD_SOFT``
-(gap_k = s_k log(1 + e^{q_k})); :func:`log_target` is the density of q,
-log P_s(x(q)) + log|det ∂x/∂q|, and :func:`log_target_grad` its gradient,
-pulled back from x by an O(n) suffix sum.
+Coordinates q of the hybrid Monte Carlo sampler (:mod:`.hmc`):
+
+* ``COORD_X``: q = x, Chafaï & Ferré's choice; a trajectory that leaves the
+  ordered domain has infinite energy and is rejected;
+* ``COORD_GAPS``: q = (x_1, log gaps), x_k = x_{k−1} + e^{q_k} (x_1 = lower + e^{q_1}
+  with a hard wall): the order holds by construction and a collision, singular
+  in x, is a linear potential (β + 1) q_k in q;
+* ``COORD_SOFT``: gap_k = s_k log(1 + e^{q_k}), logarithmic for small gaps,
+  linear for large ones, which log gaps make stiff (their density falls like
+  exp(−c e^{2q})); s_k = the starting configuration's gaps.
+
+:func:`log_target` is the density of q, log P_s(x(q)) + log|det ∂x/∂q|, and
+:func:`log_target_grad` its gradient, pulled back from x by an O(n) suffix sum.
 
 Also the layout of the per-chain counters every chain kernel fills
 (``C_ITER`` … ``C_GRAD``). A private module made for sharing inside
