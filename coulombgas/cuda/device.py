@@ -8,13 +8,15 @@ only), and :func:`simulator` is True.
 
 from __future__ import annotations
 
+import types
 import warnings
 
 import numpy as np
 
 from .. import _validate as v
 
-__all__ = ["DEVICES", "available", "require", "simulator", "load", "threads", "quiet", "block_models"]
+__all__ = ["DEVICES", "available", "require", "simulator", "load", "threads", "quiet", "block_models",
+           "device_twin"]
 
 #: Accepted values of ``device``.
 DEVICES = ("cpu", "cuda")
@@ -111,3 +113,19 @@ def block_models(block_models, per_model_bytes: float, models: int) -> int:
         except Exception:  # pragma: no cover - memory query unsupported
             budget = 2e9
     return max(1, min(models, int(budget // max(1, per_model_bytes))))
+
+
+def device_twin(kernel, **callees):
+    """The CUDA device-function twin of a CPU kernel: the same source, compiled by ``cuda.jit(device=True)``.
+
+    ``kernel`` is an ``njit`` dispatcher (or a plain function) whose body uses only what
+    CUDA device code supports (scalars, arrays passed in, ``math``); ``callees`` rebind
+    the names of the kernels it calls to their own device twins. One source, so the two
+    devices cannot drift apart (stumpy keeps its CPU and GPU twins apart; this shares the
+    body where the layout allows).
+    """
+    py = getattr(kernel, "py_func", kernel)
+    glb = dict(py.__globals__)
+    glb.update(callees)
+    fn = types.FunctionType(py.__code__, glb, py.__name__, py.__defaults__, py.__closure__)
+    return load().jit(device=True)(fn)

@@ -43,8 +43,9 @@ import math
 
 import numpy as np
 
+from .. import _implicit, _sde
 from .._jit import njit
-from .._status import CROSSED, DIVERGED, ESCAPE, OK, TOO_MANY_REFINEMENTS
+from .._status import CROSSED, DIVERGED, OK, TOO_MANY_REFINEMENTS
 from ..potentials import LAGUERRE
 from . import device
 
@@ -151,6 +152,23 @@ def rng_functions():
 
 
 @functools.lru_cache(maxsize=None)
+def step_control():
+    """``(check_step, check_order, implicit_pair_step)``: the device twins of the CPU's kernels.
+
+    The same sources as :mod:`coulombgas._sde` (``_check_step``, ``_check_order``,
+    ``_implicit_pair_step`` with :func:`coulombgas._implicit._positive_root`), so the two
+    devices accept, reject and split the same steps.
+    """
+    _load()
+    positive_root = device.device_twin(_implicit._positive_root)
+    check_order = device.device_twin(_sde._check_order)
+    check_step = device.device_twin(_sde._check_step)
+    implicit_pair_step = device.device_twin(_sde._implicit_pair_step, _positive_root=positive_root,
+                                            _check_order=check_order)
+    return check_step, check_order, implicit_pair_step
+
+
+@functools.lru_cache(maxsize=None)
 def sde_kernel(N: int, M: int, kind: int, scheme: int, depth: int):
     """One thread per replica; N eigenvalues, M potential coefficients, fixed scheme and depth (compile-time)."""
     _load()
@@ -158,8 +176,9 @@ def sde_kernel(N: int, M: int, kind: int, scheme: int, depth: int):
 
     _, normal_pair = rng_functions()
     S = depth + 2  # stack entries: each split pushes two and pops one
+    # Array sizes must be compile-time literals: products are formed here, not in the kernel.
+    NM, SN = N * M, S * N
     EM, HEUN = 2, 0
-    inf = math.inf
 
     @cuda.jit(device=True)
     def drift(xv, out, wl, pl, a, c):
@@ -198,83 +217,8 @@ def sde_kernel(N: int, M: int, kind: int, scheme: int, depth: int):
             out[i] = scale * z
         return sp, hs, s0, s1
 
-    @cuda.jit(device=True)
-    def check_step(xv, y, lower, factor):
-        """Smallest gap of y if every gap is within ``factor`` of x's, −1 to reject, −2 if escaped."""
-        for i in range(N):
-            if not (abs(y[i]) < ESCAPE):
-                return -2.0
-        smallest = inf
-        if lower > -inf:
-            old = xv[0] - lower
-            new = y[0] - lower
-            if not (new >= old / factor and new <= old * factor):
-                return -1.0
-            smallest = new
-        for k in range(N - 1):
-            old = xv[k + 1] - xv[k]
-            new = y[k + 1] - y[k]
-            if not (new >= old / factor and new <= old * factor):
-                return -1.0
-            if new < smallest:
-                smallest = new
-        return smallest
-
-    @cuda.jit(device=True)
-    def check_order(y, lower):
-        """Smallest gap of y if ordered and in the domain, −1 if not, −2 if escaped."""
-        for i in range(N):
-            if not (abs(y[i]) < ESCAPE):
-                return -2.0
-        smallest = inf
-        if lower > -inf:
-            smallest = y[0] - lower
-            if not smallest > 0.0:
-                return -1.0
-        for k in range(N - 1):
-            gap = y[k + 1] - y[k]
-            if not gap > 0.0:
-                return -1.0
-            if gap < smallest:
-                smallest = gap
-        return smallest
-
-    @cuda.jit(device=True)
-    def positive_root(A, q):
-        """The positive root of g² − A g − q = 0 (q > 0), [A + √(A² + 4q)]/2, without cancellation for A < 0."""
-        disc = math.sqrt(A * A + 4.0 * q)
-        if A >= 0.0:
-            return 0.5 * (A + disc)
-        return 2.0 * q / (disc - A)
-
-    @cuda.jit(device=True)
-    def implicit_pair_step(xv, b, h, dw, sl, c, wl, lower, wall, factor, y):
-        """Euler step with each collapsing pair's repulsion drift-implicit (dynamics._implicit_pair_step).
-
-        The new gap is the positive root of g² − A g − h·strength = 0, taken in the form
-        that does not cancel when A ≪ 0 (the CPU's [A + √(A² + 4q)]/2 loses up to
-        ~1e-5 relative there; the two agree otherwise).
-        """
-        for i in range(N):
-            y[i] = xv[i] + h * b[i] + sl[i] * dw[i]
-        if wall > 0.0:
-            d_old = xv[0] - lower
-            d_new = y[0] - lower
-            if d_new < d_old / factor:
-                A = d_new - h * wall / d_old
-                y[0] = lower + positive_root(A, h * wall)
-        for k in range(N - 1):
-            g_old = xv[k + 1] - xv[k]
-            g_new = y[k + 1] - y[k]
-            if g_new < g_old / factor:
-                strength = c * (wl[k] + wl[k + 1])
-                A = g_new - h * strength / g_old
-                g = positive_root(A, h * strength)
-                mid = 0.5 * (y[k] + y[k + 1])
-                y[k] = mid - 0.5 * g
-                y[k + 1] = mid + 0.5 * g
-        gap = check_order(y, lower)
-        return gap if gap >= 0.0 else -1.0
+    # Step control and the implicit pair step: the CPU's own kernels, compiled for the device.
+    check_step, check_order, implicit_pair_step = step_control()
 
     @cuda.jit
     def kernel(x, states, spare, has_spare, rec, n_steps, dt, record_every, params, lower, a, c, w, s,
@@ -292,8 +236,8 @@ def sde_kernel(N: int, M: int, kind: int, scheme: int, depth: int):
         half = cuda.local.array(N, float64)
         wl = cuda.local.array(N, float64)
         sl = cuda.local.array(N, float64)
-        pl = cuda.local.array(N * M, float64)
-        stack_dw = cuda.local.array(S * N, float64)
+        pl = cuda.local.array(NM, float64)
+        stack_dw = cuda.local.array(SN, float64)
         stack_h = cuda.local.array(S, float64)
         stack_lv = cuda.local.array(S, int64)
         for i in range(N):

@@ -173,6 +173,7 @@ def phase_kernel(n_mid: int, n_hidden: int, bs: int, team: int, rows: int, tpb: 
     teams = tpb // team
     bc = min(bs, 8)  # samples whose partial outputs share one barrier
     NR = rows * n_mid
+    BR = bs * rows  # array sizes must be compile-time literals: products formed here
 
     @cuda.jit
     def kernel(H, y, Z, W, step, diverged, loss_out, n_steps, lr, limit):
@@ -188,7 +189,7 @@ def phase_kernel(n_mid: int, n_hidden: int, bs: int, team: int, rows: int, tpb: 
         w = cuda.local.array(NR, float64)
         z = cuda.local.array(rows, float64)
         u = cuda.local.array(rows, float64)
-        d = cuda.local.array(bs * rows, float64)
+        d = cuda.local.array(BR, float64)
         live = m < models
         if live:
             live = diverged[m] == 0
@@ -330,7 +331,7 @@ def rbm_kernel(n: int, nh: int, bs: int, tpb: int):
 
     normal = _prng_device().normal  # the CPU's stream, from the same source
     NW, NP, NH, NN = nh * n, n * bs, nh * bs, n * n
-    LAYERS = _prng.LAYERS
+    LAYERS, LAYERS1 = _prng.LAYERS, _prng.LAYERS + 1  # literal array sizes
 
     @cuda.jit(device=True)
     def kl_divergence(w, A, kinv, mu2, s2, logdet_k):
@@ -373,10 +374,10 @@ def rbm_kernel(n: int, nh: int, bs: int, tpb: int):
                zw_g, zk_g, zf_g, zr):
         zw = cuda.shared.array(LAYERS, float64)
         zk = cuda.shared.array(LAYERS, uint64)
-        zf = cuda.shared.array(LAYERS + 1, float64)
+        zf = cuda.shared.array(LAYERS1, float64)
         kinv = cuda.shared.array(NN, float64)
         t = cuda.threadIdx.x
-        for k in range(t, LAYERS + 1, tpb):
+        for k in range(t, LAYERS1, tpb):
             if k < LAYERS:
                 zw[k] = zw_g[k]
                 zk[k] = zk_g[k]
