@@ -1,7 +1,7 @@
 r"""Chain diagnostics: autocorrelation, integrated autocorrelation time τ, effective sample size, split R̂.
 
 The estimators every Markov-chain result of the package reports
-(:func:`coulombgas.sample`, :mod:`coulombgas.compare`). Inputs are arrays of
+(:func:`coulombgas.sample`, :mod:`coulombgas.report`). Inputs are arrays of
 draws shaped (draws,), (chains, draws) or (chains, draws, dims); nothing here
 knows about Coulomb gases.
 

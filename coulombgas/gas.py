@@ -343,6 +343,26 @@ class CoulombGas:
         """
         return ground_state(self)
 
+    def initial_states(self, x0, count: int) -> np.ndarray:
+        """``count`` starting configurations, shape (count, n), C-contiguous float64: checked.
+
+        ``x0`` is None (the :meth:`ground_state` for every one), shape (n,) (the same start
+        for every one) or (count, n). Every start must be strictly increasing and inside the
+        potential's domain (x > lower), where the integrators' and chains' densities are
+        finite. Shared by :func:`coulombgas.simulate` (replicas) and
+        :func:`coulombgas.sample` (chains).
+        """
+        n, lower = self.n, self.potential.kernel_data(self.n)[2]
+        start = self.ground_state() if x0 is None else v.finite_array("x0", x0)
+        if start.shape != (n,) and start.shape != (count, n):
+            raise ValueError(f"`x0` must have shape ({n},) or ({count}, {n}), got shape {start.shape}")
+        states = np.array(np.broadcast_to(start, (count, n)), dtype=np.float64, order="C")
+        if not np.all(states[:, 1:] > states[:, :-1]):
+            raise ValueError("`x0` must be strictly increasing along its last axis (sorted, no coincident values)")
+        if not np.all(states[:, 0] > lower):
+            raise ValueError(f"`x0` must lie inside the potential's domain x > {lower:g}")
+        return states
+
     def _check_x(self, x) -> np.ndarray:
         x = v.finite_array("x", x)
         if x.ndim == 0 or x.shape[-1] != self.n:

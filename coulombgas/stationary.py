@@ -442,7 +442,7 @@ def sample(gas: CoulombGas, n_samples: int, *, method: str = "auto", chains: int
         return Samples(x=x, method=name, gas=gas, seed=seed_info, diagnostics=diag, x_chains=x[None])
 
     draws = -(-n_samples // chains)
-    start = _initial_states(gas, x0, chains)
+    start = gas.initial_states(x0, chains)
     gens = _rng.streams(ss, chains)
     if x0 is None:
         start = _jitter(start, gens, gas)
@@ -502,21 +502,6 @@ def _jsonable(obj):
     if isinstance(obj, np.generic):
         return obj.item()
     return str(obj)
-
-
-def _initial_states(gas, x0, chains):
-    """One starting configuration per chain, (chains, n): ``x0`` or the gas's ground state, checked."""
-    n, lower = gas.n, gas.potential.kernel_data(gas.n)[2]
-    start = gas.ground_state() if x0 is None else v.finite_array("x0", x0)
-    if start.shape != (n,) and start.shape != (chains, n):
-        raise ValueError(f"`x0` must have shape ({n},) or ({chains}, {n}), got shape {start.shape}")
-    states = np.array(np.broadcast_to(start, (chains, n)), dtype=np.float64, order="C")
-    # An ordered start inside the domain has a finite log-density: the chains need one.
-    if not np.all(states[:, 1:] > states[:, :-1]):
-        raise ValueError("`x0` must be strictly increasing along its last axis (sorted, no coincident values)")
-    if not np.all(states[:, 0] > lower):
-        raise ValueError(f"`x0` must lie inside the potential's domain x > {lower:g}")
-    return states
 
 
 def _jitter(x, gens, gas):
