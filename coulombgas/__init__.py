@@ -19,12 +19,14 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("theory", "spectra", "potentials", "forces", "dynamics", "gas", "stationary", "tridiagonal", "training",
-               "mcmc", "fokker_planck", "plots", "io")
+# In data-flow order (README, "The house"); mcmc, tridiagonal, io and gpu are facades of older names.
+_SUBMODULES = ("store", "potentials", "forces", "theory", "spectra", "gas", "diagnostics", "samplers", "trajectory",
+               "dynamics", "stationary", "fokker_planck", "training", "report", "sweeps", "plots",
+               "mcmc", "tridiagonal", "io", "gpu")
 _NAMES = {
     "CoulombGas": "gas",
     "simulate": "dynamics",
-    "Trajectory": "dynamics",
+    "Trajectory": "trajectory",
     "sample": "stationary",
     "Samples": "stationary",
     "compare": "report",

@@ -26,7 +26,7 @@ LAYERS = (
     ("diagnostics", "samplers", "cuda", "_sde"),
     ("trajectory", "dynamics", "stationary", "fokker_planck"),
     ("training",),
-    ("compare", "report", "sweep", "sweeps", "plots"),
+    ("report", "sweeps", "plots"),
     # facades of old module names, the command line, benchmarks, the package itself
     ("io", "gpu", "mcmc", "tridiagonal", "cli", "bench", "__init__", "__main__"),
 )
