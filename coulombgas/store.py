@@ -289,40 +289,40 @@ class ChunkedStore:
 
     # -- resumable state ---------------------------------------------------------------------
     def save_state(self, arrays: dict, rng_states=None, record: int | None = None) -> None:
-        """Store the state to continue from as datasets under ``/state`` (replaced, not appended)."""
-        grp = self.fh["state"]
+        """Store the state to continue from as datasets under ``/state`` (replaced, not appended).
+
+        ``rng_states`` are ``bit_generator.state`` dicts, one per row: PCG64 ones
+        (what :mod:`coulombgas._rng` makes) are packed into a (rows, 6) uint64
+        array (state and increment as 64-bit halves, ``has_uint32``,
+        ``uinteger``), any other kind is kept as one JSON string per row.
+        """
         clash = _RESERVED.intersection(arrays)
         if clash:
             raise ValueError(f"state arrays must not be named {sorted(clash)} (the store's own)")
         items = dict(arrays)
-        h5py = h5py_module()
         if rng_states is not None:
-            items["bit_generators"] = np.array([json.dumps(s, default=json_default) for s in rng_states], dtype=object)
+            items["bit_generators"] = _pack_states(rng_states)
         if record is not None:
             items["record"] = np.int64(record)
+        grp = self.fh["state"]
         for key, value in items.items():
             value = np.asarray(value)
-            old = grp.get(key)
-            if old is not None and (old.shape != value.shape or (value.dtype == object) != (old.dtype.kind == "O")):
+            old = self._handles.get(f"state/{key}") or grp.get(key)
+            if old is not None and (old.shape != value.shape or old.dtype != value.dtype
+                                    and (value.dtype == object or old.dtype.kind == "O")):
                 del grp[key]
                 old = None
             if old is None:
-                if value.dtype == object:
-                    grp.create_dataset(key, data=value, dtype=h5py.string_dtype())
-                else:
-                    grp.create_dataset(key, data=value)
+                old = grp.create_dataset(key, data=value,
+                                         dtype=h5py_module().string_dtype() if value.dtype == object else None)
             else:
                 old[...] = value
+            self._handles[f"state/{key}"] = old
 
     def state(self) -> dict:
         """The saved state: its arrays, ``"bit_generators"`` (list of states) and ``"record"``."""
-        out = {}
-        for key, ds in self.fh["state"].items():
-            if key == "bit_generators":
-                out[key] = [json.loads(s) for s in ds.asstr()[()]]
-            else:
-                out[key] = ds[()]
-        return out
+        return {key: _unpack_states(ds) if key == "bit_generators" else ds[()]
+                for key, ds in self.fh["state"].items()}
 
     def flush(self) -> None:
         self.fh.flush()
@@ -334,9 +334,29 @@ class ChunkedStore:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:  # closes on any exit; exceptions propagate
         self.close()
-        return False
+
+
+_LOW = (1 << 64) - 1
+
+
+def _pack_states(states) -> np.ndarray:
+    """Bit-generator states as an array: (rows, 6) uint64 when all are PCG64, else JSON strings."""
+    if all(st.get("bit_generator") == "PCG64" for st in states):
+        out = np.empty((len(states), 6), dtype=np.uint64)
+        for row, st in zip(out, states):
+            s, inc = int(st["state"]["state"]), int(st["state"]["inc"])
+            row[:] = (s >> 64, s & _LOW, inc >> 64, inc & _LOW, int(st["has_uint32"]), int(st["uinteger"]))
+        return out
+    return np.array([json.dumps(st, default=json_default) for st in states], dtype=object)
+
+
+def _unpack_states(ds) -> list:
+    if ds.dtype.kind == "O":
+        return [json.loads(text) for text in ds.asstr()[()]]
+    return [{"bit_generator": "PCG64", "state": {"state": (int(a) << 64) | int(b), "inc": (int(c) << 64) | int(d)},
+             "has_uint32": int(e), "uinteger": int(f)} for a, b, c, d, e, f in ds[()]]
 
 
 def read_store(path_or_file) -> dict:
@@ -356,8 +376,7 @@ def read_store(path_or_file) -> dict:
                 return
             if name.startswith("state/"):
                 key = name[len("state/"):]
-                out["state"][key] = ([json.loads(s) for s in obj.asstr()[()]] if key == "bit_generators"
-                                     else obj[()])
+                out["state"][key] = _unpack_states(obj) if key == "bit_generators" else obj[()]
             else:
                 out["arrays"][name] = obj[()]
         fh.visititems(visit)
