@@ -103,10 +103,10 @@ def read_json(path):
 
 
 def _even(size: int, most: int) -> int:
-    """The smallest chunk length <= ``most`` that splits ``size`` into as few chunks as ``most`` does.
+    """The shortest chunk length <= ``most`` that needs no more chunks for ``size`` than ``most`` does.
 
-    Edge chunks are stored whole, so splitting 1001 records as 501 + 500 instead of
-    819 + 182 keeps the file within a record of its data.
+    HDF5 stores an edge chunk whole, so 1001 records in chunks of 819 would
+    cost 1638 on disk; chunks of 501 cost 1002.
     """
     pieces = -(-size // max(1, most))
     return -(-size // pieces)
@@ -169,6 +169,22 @@ class ChunkedStore:
     ValueError
         ``out`` exists (without ``resume``/``overwrite``); on resume, a file of
         another kind, an older layout, or a different run.
+
+    Examples
+    --------
+    One chunk of two records for two replicas, committed, then read back:
+
+    >>> import numpy as np, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.h5")
+    >>> with ChunkedStore(path, kind="demo", meta={"seed": 1}, rows="replica",
+    ...                   dims={"replica": 2, "record": 4, "mode": 3},
+    ...                   fields={"x": (("replica", "record", "mode"), "f8")}) as s:
+    ...     s.write("x", (slice(None), slice(0, 2)), np.ones((2, 2, 3)))
+    ...     s.save_state({"x": np.ones((2, 3))}, record=2)
+    ...     s.commit(2)
+    >>> back = read_store(path)
+    >>> back["done"].tolist(), back["arrays"]["x"].shape, back["state"]["record"]
+    ([2, 2], (2, 4, 3), np.int64(2))
     """
 
     def __init__(self, path, *, kind: str, meta: dict, dims: dict, fields: dict, data: dict | None = None,
