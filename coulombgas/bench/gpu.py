@@ -214,7 +214,7 @@ def _gpu_teacher(quick):
     step = cuda.to_device(np.zeros(models, dtype=np.int64))
     div = cuda.to_device(np.zeros(models, dtype=np.int64))
     loss = cuda.device_array(models)
-    kernel = cuda_training.teacher_student_kernel()
+    kernel = cuda_training.teacher_student_kernel(ts.update_model)
     tpb = cuda_device.threads(128)
     t = _sync_time(lambda: kernel[(models + tpb - 1) // tpb, tpb](xd, ad, Wd, step, div, loss, steps, 0.1, 16, 2.0,
                                                               100.0), 3)

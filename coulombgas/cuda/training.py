@@ -9,8 +9,9 @@ one. Everything a kernel needs is in ``data``/``state``/``params`` as ``init`` m
 RBM's target K_φ⁻¹ and ln det K_φ included); the device copies of a block's data are made once
 and kept in ``data["device"]``.
 
-* teacher–student: one thread per model; data stored sample-major with the model fastest, so
-  loads coalesce.
+* teacher–student: one thread per model running the model's own per-model body
+  (``teacher_student.update_model``, compiled for the device); data stored sample-major with
+  the model fastest, so loads coalesce.
 * phase network: one *team* of threads per model, each thread owning R rows of W (R·n_mid values
   in registers); the output ŷ = Σ_j Z_j tanh(u_j) is summed across the team through shared
   memory in a fixed order, so all threads of a team agree bit for bit.
@@ -55,75 +56,40 @@ def _prng_device():
 # ------------------------------------------------------------------ teacher-student
 
 @functools.lru_cache(maxsize=None)
-def teacher_student_kernel():
+def teacher_student_kernel(update):
+    """One thread per model running ``update`` (the model's per-model body, compiled for the device).
+
+    ``update`` is :func:`coulombgas.training.teacher_student.update_model`, handed over by the
+    model (this module does not import it): x (S, 2, models), a (S, 3, models) and W (4, models)
+    are stored with the model fastest, so that the threads' loads coalesce, and each thread
+    passes its model's strided views.
+    """
     _load()
+    body = device.device_twin(update)
 
     @cuda.jit
     def kernel(x, a, W, step, diverged, loss_out, n_steps, lr, bs, teacher, limit):
-        """teacher_student._advance, one thread per model; x (S, 2, models), a (S, 3, models), W (4, models)."""
         m = cuda.grid(1)
         if m >= W.shape[1]:
             return
         if diverged[m] != 0:
             loss_out[m] = math.nan
             return
-        size = x.shape[0]
-        w11 = W[0, m]
-        w12 = W[1, m]
-        w21 = W[2, m]
-        w22 = W[3, m]
-        st = step[m]
-        div = 0
-        total = 0.0
-        iters = max(n_steps, 1)
-        for it in range(iters):
-            start = (st % (size // bs)) * bs
-            # Residual R = W_t − W_s; per-sample gradient step R x xᵀ + a.
-            r11 = teacher - w11
-            r12 = -w12
-            r21 = -w21
-            r22 = teacher - w22
-            g11 = 0.0
-            g12 = 0.0
-            g21 = 0.0
-            g22 = 0.0
-            batch_loss = 0.0
-            for n in range(start, start + bs):
-                x1 = x[n, 0, m]
-                x2 = x[n, 1, m]
-                e1 = r11 * x1 + r12 * x2
-                e2 = r21 * x1 + r22 * x2
-                batch_loss += 0.5 * (e1 * e1 + e2 * e2)
-                g11 += e1 * x1 + a[n, 0, m]
-                g12 += e1 * x2 + a[n, 2, m]
-                g21 += e2 * x1 + a[n, 2, m]
-                g22 += e2 * x2 + a[n, 1, m]
-            batch_loss /= bs
-            total += batch_loss
-            if n_steps == 0:
-                break
-            if not (batch_loss <= limit):  # also catches NaN
-                div = st + 1
-                break
-            c = lr / bs
-            w11 += c * g11
-            w12 += c * g12
-            w21 += c * g21
-            w22 += c * g22
-            st += 1
+        w11, w12, w21, w22, total, st, flag = body(x[:, :, m], a[:, :, m], W[0, m], W[1, m], W[2, m], W[3, m],
+                                                   step[m], n_steps, lr, bs, teacher, limit)
         W[0, m] = w11
         W[1, m] = w12
         W[2, m] = w21
         W[3, m] = w22
         step[m] = st
-        diverged[m] = div
-        loss_out[m] = total / iters if div == 0 else math.nan
+        diverged[m] = flag
+        loss_out[m] = total / max(n_steps, 1) if flag == 0 else math.nan
 
     return kernel
 
 
-def teacher_student_advance(data, state, gens, n_steps, params):
-    """``advance`` of :mod:`coulombgas.training._loop` running teacher_student's update on the device."""
+def teacher_student_advance(data, state, gens, n_steps, params, *, update):
+    """``advance`` of the teacher–student model on the device; ``update`` is the model's per-model body."""
     _load()
     dev = data.get("device")
     if dev is None:  # the block's dataset goes to the device once, sample-major with the model fastest
@@ -138,14 +104,13 @@ def teacher_student_advance(data, state, gens, n_steps, params):
     loss = cuda.device_array(models, dtype=np.float64)
     tpb = device.threads(128)
     with device.quiet():
-        teacher_student_kernel()[(models + tpb - 1) // tpb, tpb](
+        teacher_student_kernel(update)[(models + tpb - 1) // tpb, tpb](
             dev["x"], dev["a"], Wd, step, div, loss, int(n_steps), float(params["lr"]), int(params["batch_size"]),
             float(params["teacher"]), float(params["divergence_loss"]))
         W[...] = Wd.copy_to_host().T.reshape(models, 2, 2)
         state["step"][...] = step.copy_to_host()
         state["diverged"][...] = div.copy_to_host()
         return loss.copy_to_host()
-
 
 
 # ------------------------------------------------------------------ phase network

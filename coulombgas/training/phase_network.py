@@ -94,8 +94,8 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
         results within rounding: ŷ is summed in another order, tanh is CUDA's); without one,
         ValueError unless ``fallback=True`` (warn, run on the CPU).
     block_models : int, optional
-        Models trained at once (memory); default: what fits in ~200 MB (CPU) or in a quarter
-        of the GPU's free memory.
+        How many models share memory at once (default: ~200 MB of datasets on the CPU, a
+        quarter of the free device memory on the GPU); results do not depend on it.
 
     Returns
     -------

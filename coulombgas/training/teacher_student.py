@@ -29,7 +29,7 @@ from numba import prange
 from .. import _validate as v
 from .._jit import njit
 from ..cuda import training as cuda_training
-from ._kernels import mean_loss, pick_device, stop_update
+from ._kernels import mean_loss, pick_device
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 
 __all__ = ["teacher_student", "per_sample_gradients", "degenerate_groups", "GRAM"]
@@ -88,7 +88,7 @@ def teacher_student(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, 
                     data_bytes=per_model, block_models=max(1, int(2e8 // per_model)),
                     record_weights=record_weights)
     cpu_block = max(1, int(2e8 // (48 * params["batch_size"] * params["epoch_batches"])))
-    run, block_models = pick_device(device, fallback, block_models, advance, cuda_training.teacher_student_advance,
+    run, block_models = pick_device(device, fallback, block_models, advance, cuda_advance,
                                     cpu_block=cpu_block, device_bytes=per_model, models=models)
     return run_ensemble(init, run, GRAM, params, models=models, steps=steps, record_every=record_every, seed=seed,
                         name=NAME, out=out, resume=resume, progress=progress, block_models=block_models,
@@ -128,42 +128,67 @@ def advance(data, state, gens, n_steps, params):
                     params["lr"], params["batch_size"], params["teacher"], params["divergence_loss"])
 
 
+def cuda_advance(data, state, gens, n_steps, params):
+    """:func:`advance` on the GPU: :func:`update_model` compiled for the device, one thread per model."""
+    return cuda_training.teacher_student_advance(data, state, gens, n_steps, params, update=update_model)
+
+
+@njit
+def update_model(x, a, w11, w12, w21, w22, step, n_steps, lr, bs, teacher, limit):
+    """``n_steps`` SGD updates of one model: the body the CPU and the CUDA kernels both compile.
+
+    W_s ← W_s + (α/|B|) Σ_{n∈B} [(W_t − W_s) x_n x_nᵀ + a_n] on batch ``step`` mod (S/|B|)
+    of the model's dataset ``x`` (S, 2) and noises ``a`` (S, 3: a₁₁, a₂₂, a₁₂), any strides;
+    W_s = [[w11, w12], [w21, w22]]. Returns ``(w11, w12, w21, w22, total, step, flag)``:
+    the summed batch losses, the update count, and ``flag`` = the update at which the batch
+    loss exceeded ``limit`` (counted from 1; 0 if none). ``n_steps = 0`` only measures
+    the next batch's loss.
+    """
+    size = x.shape[0]
+    total = 0.0
+    flag = 0
+    for it in range(max(n_steps, 1)):
+        start = (step % (size // bs)) * bs
+        # Residual matrix R = W_t − W_s; per-sample gradient step R x xᵀ + a.
+        r11, r12, r21, r22 = teacher - w11, -w12, -w21, teacher - w22
+        g11 = g12 = g21 = g22 = 0.0
+        batch_loss = 0.0
+        for n in range(start, start + bs):
+            x1, x2 = x[n, 0], x[n, 1]
+            e1 = r11 * x1 + r12 * x2  # y − W_s x
+            e2 = r21 * x1 + r22 * x2
+            batch_loss += 0.5 * (e1 * e1 + e2 * e2)
+            g11 += e1 * x1 + a[n, 0]
+            g12 += e1 * x2 + a[n, 2]
+            g21 += e2 * x1 + a[n, 2]
+            g22 += e2 * x2 + a[n, 1]
+        batch_loss /= bs
+        total += batch_loss
+        if n_steps == 0:
+            break
+        if not (batch_loss <= limit):  # also catches NaN
+            flag = step + 1
+            break
+        c = lr / bs
+        w11 += c * g11
+        w12 += c * g12
+        w21 += c * g21
+        w22 += c * g22
+        step += 1
+    return w11, w12, w21, w22, total, step, flag
+
+
 @njit(parallel=True)
 def _advance(x, a, W, step, diverged, n_steps, lr, bs, teacher, limit):
-    models, size = x.shape[0], x.shape[1]
+    """:func:`update_model` for every model in parallel; inputs are validated by the caller."""
+    models = x.shape[0]
     loss_out = np.zeros(models)
     for m in prange(models):
         if diverged[m] != 0:
             loss_out[m] = np.nan
             continue
-        w11, w12, w21, w22 = W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1]
-        total = 0.0
-        for it in range(max(n_steps, 1)):
-            start = (step[m] % (size // bs)) * bs
-            # Residual matrix R = W_t − W_s; per-sample gradient step R x xᵀ + a.
-            r11, r12, r21, r22 = teacher - w11, -w12, -w21, teacher - w22
-            g11 = g12 = g21 = g22 = 0.0
-            batch_loss = 0.0
-            for n in range(start, start + bs):
-                x1, x2 = x[m, n, 0], x[m, n, 1]
-                e1 = r11 * x1 + r12 * x2  # y − W_s x
-                e2 = r21 * x1 + r22 * x2
-                batch_loss += 0.5 * (e1 * e1 + e2 * e2)
-                g11 += e1 * x1 + a[m, n, 0]
-                g12 += e1 * x2 + a[m, n, 2]
-                g21 += e2 * x1 + a[m, n, 2]
-                g22 += e2 * x2 + a[m, n, 1]
-            batch_loss /= bs
-            total += batch_loss
-            if stop_update(batch_loss, n_steps, limit, step, diverged, m):
-                break
-            c = lr / bs
-            w11 += c * g11
-            w12 += c * g12
-            w21 += c * g21
-            w22 += c * g22
-            step[m] += 1
-        W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1] = w11, w12, w21, w22
+        W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], total, step[m], diverged[m] = update_model(
+            x[m], a[m], W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], step[m], n_steps, lr, bs, teacher, limit)
         loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
 
