@@ -181,15 +181,13 @@ def update_model(x, a, w11, w12, w21, w22, step, n_steps, lr, bs, teacher, limit
 @njit(parallel=True)
 def _advance(x, a, W, step, diverged, n_steps, lr, bs, teacher, limit):
     """:func:`update_model` for every model in parallel; inputs are validated by the caller."""
-    models = x.shape[0]
-    loss_out = np.zeros(models)
-    for m in prange(models):
-        if diverged[m] != 0:
-            loss_out[m] = np.nan
-            continue
-        W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], total, step[m], diverged[m] = update_model(
-            x[m], a[m], W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], step[m], n_steps, lr, bs, teacher, limit)
-        loss_out[m] = mean_loss(total, n_steps, diverged[m])
+    loss_out = np.full(x.shape[0], np.nan)  # NaN stays for a model stopped earlier
+    for m in prange(x.shape[0]):
+        if diverged[m] == 0:
+            W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], total, step[m], diverged[m] = update_model(
+                x[m], a[m], W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], step[m], n_steps, lr, bs, teacher,
+                limit)
+            loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
 
 
