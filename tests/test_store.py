@@ -78,12 +78,31 @@ def test_new_files_hold_the_same_numbers_as_the_v0_files(v0, tmp_path):
     _same_harvest(cg.training.Harvest.load(tmp_path / "h.h5"), arrays, meta, "stream")
 
 
+def test_v0_interrupted_runs_load_as_before():
+    """Files of runs killed mid-way (``make_v0_files.partial``): the records up to the last committed chunk."""
+    with np.load(os.path.join(DATA, "v0_partial_expected.npz")) as fh:
+        arrays = dict(fh)
+    with open(os.path.join(DATA, "v0_partial_expected.json")) as fh:
+        meta = json.load(fh)
+    traj = cg.Trajectory.load(os.path.join(DATA, "v0_trajectory_partial.h5"))
+    np.testing.assert_array_equal(traj.x, arrays["traj_x"])
+    np.testing.assert_array_equal(traj.t, arrays["traj_t"])
+    assert traj.diagnostics == meta["traj"]["diagnostics"] and not traj.diagnostics["complete"]
+    h = cg.training.Harvest.load(os.path.join(DATA, "v0_harvest_partial.h5"))
+    _same_harvest(h, arrays, meta, "stream")
+    assert h.models == 3 and h.records == 4  # the finished first block; the second had not finished
+
+
 def test_an_old_layout_file_is_not_resumed(tmp_path):
     path = tmp_path / "old.h5"
     shutil.copy(os.path.join(DATA, "v0_trajectory.h5"), path)
     gas = cg.CoulombGas.gaussian(3, beta=2.0)
     with pytest.raises(ValueError, match="older coulombgas"):
         cg.simulate(gas, 0.2, 0.01, replicas=2, record_every=4, seed=7, chunk_records=2, out=path, resume=True)
+    shutil.copy(os.path.join(DATA, "v0_harvest_partial.h5"), tmp_path / "old_h.h5")
+    with pytest.raises(ValueError, match="older coulombgas"):
+        cg.training.teacher_student(models=5, steps=12, record_every=4, seed=2, epoch_batches=4, batch_size=4,
+                                    out=tmp_path / "old_h.h5", resume=True)
 
 
 # ------------------------------------------------------------------ the store itself

@@ -78,5 +78,57 @@ def main():
         fh.write("\n")
 
 
+def partial():
+    """Interrupted runs: a trajectory killed after two chunks, a harvest killed inside its second block."""
+    import importlib
+
+    from coulombgas import io
+    from coulombgas.training import _loop
+
+    ts = importlib.import_module("coulombgas.training.teacher_student")
+
+    arrays, meta = {}, {}
+    gas = cg.CoulombGas.gaussian(3, beta=2.0)
+    real, calls = io.TrajectoryStore.append, {"n": 0}
+
+    def append(self, *a):
+        real(self, *a)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    io.TrajectoryStore.append = append
+    try:
+        cg.simulate(gas, 0.2, 0.01, replicas=2, record_every=2, seed=8, chunk_records=3,
+                    out=path("v0_trajectory_partial.h5"))
+    except KeyboardInterrupt:
+        pass
+    io.TrajectoryStore.append = real
+    traj = cg.Trajectory.load(os.path.join(HERE, "v0_trajectory_partial.h5"))
+    arrays["traj_t"], arrays["traj_x"] = traj.t, traj.x
+    meta["traj"] = {"gas": traj.gas.to_dict(), "scheme": traj.scheme, "dt": traj.dt, "seed": traj.seed,
+                    "diagnostics": traj.diagnostics}
+    full = cg.training.teacher_student(models=5, steps=12, record_every=4, seed=2, epoch_batches=4, batch_size=4)
+    count = {"n": 0}
+
+    def flaky(data, state, gens, n_steps, params):
+        count["n"] += 1
+        if count["n"] == 7:  # the third record of the second block
+            raise KeyboardInterrupt
+        return ts.advance(data, state, gens, n_steps, params)
+
+    try:
+        _loop.run_ensemble(ts.init, flaky, ts.GRAM, dict(full.params), models=5, steps=12, record_every=4, seed=2,
+                           name=full.model, block_models=3, out=path("v0_harvest_partial.h5"))
+    except KeyboardInterrupt:
+        pass
+    harvest_dict(Harvest.load(os.path.join(HERE, "v0_harvest_partial.h5")), "stream", arrays, meta)
+    np.savez(path("v0_partial_expected.npz"), **arrays)
+    with open(path("v0_partial_expected.json"), "w") as fh:
+        json.dump(meta, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+
+
 if __name__ == "__main__":
     main()
+    partial()
