@@ -1,11 +1,11 @@
 """Write the small files in the storage formats of coulombgas before the one store (commit bb2e567).
 
-Run once, with that version installed, from the repository root::
+Run once with that version importable, e.g. ``git archive bb2e567 coulombgas | tar -x -C /tmp/old`` and::
 
-    python tests/data/make_v0_files.py
+    PYTHONPATH=/tmp/old python tests/data/make_v0_files.py
 
-It writes ``v0_*`` files (what the old writers produced) and ``v0_expected.npz`` /
-``v0_expected.json`` (what the old loaders returned from them), which
+It writes ``v0_*`` files (what the old writers produced) and ``v0_expected.*`` /
+``v0_partial_expected.*`` (what the old loaders returned from them; ``partial()``: interrupted runs), which
 ``tests/test_store.py`` compares the current loaders against. Kept for the record;
 the current code writes the new layout, so re-running it now gives new-format files.
 """
