@@ -139,6 +139,27 @@ def crossing():
     return msgs
 
 @check
+def integrate():
+    # cuda.sde.integrate on plain arrays: the CPU's counts layout, and the failing step counted
+    # from the start of the run even when it happens in a later launch (one record per launch).
+    from coulombgas._status import CROSSED
+    gas = frozen(cg.CoulombGas.gaussian(5, beta=2.0))
+    kind, params, lower, a, c, w, s = gas.kernel_arrays()
+    # Replica 0's top eigenvalue falls from 30 in steps of dt = 0.5 and jumps past its neighbour at step 10.
+    x0 = np.array([[-3.0, -1.0, 0.0, 1.0, 30.0], [-3.0, -1.0, 0.0, 1.0, 3.0]])
+    rec, x, counts, gaps = cuda_sde.integrate(x0, kind, params, lower, a, c, w, s, "euler-maruyama", 0.5, 20, 2,
+                                              2.0, 30, np.random.SeedSequence(1), chunk_records=1)
+    try:
+        cg.simulate(gas, 10.0, 0.5, x0=x0[0], replicas=1, scheme="euler-maruyama", seed=1, record_every=2)
+        cpu = "no error"
+    except FloatingPointError as e:
+        cpu = str(e)
+    return {"shape": [list(rec.shape), list(x.shape), list(counts.shape), list(gaps.shape)],
+            "status": counts[:, 2].tolist(), "crossed": CROSSED, "failed_step": int(counts[0, 3]),
+            "failed_t": float(counts[0, 3] * 0.5), "cpu": cpu,
+            "first_records": bool(np.array_equal(rec[:, 0], x0))}
+
+@check
 def stationary():
     n, beta, R = 3, 2.0, 96
     gas = cg.CoulombGas.gaussian(n, beta=beta)
@@ -319,6 +340,15 @@ def test_euler_maruyama_crossing_is_reported(sim):
     assert "crossed" in gpu_msg and "crossed" in cpu_msg
 
 
+def test_integrate_returns_plain_arrays_in_the_cpu_layout(sim):
+    r = _result(sim, "integrate")
+    assert r["shape"] == [[2, 11, 5], [2, 5], [2, 6], [2]] and r["first_records"]
+    # Replica 0 crosses (as on the CPU, at the same step: zero noise), replica 1 keeps going.
+    assert r["status"][0] == r["crossed"] and r["status"][1] == 0
+    assert r["failed_step"] == 10  # in the sixth launch of two steps: counted from the start of the run
+    assert f"t ≈ {r['failed_t']:.6g} " in r["cpu"], r
+
+
 def test_sde_stationary_moments_and_ordering(sim):
     res = _result(sim, "stationary")
     n, beta, R = res["n"], res["beta"], res["R"]
@@ -420,6 +450,14 @@ def no_gpu(monkeypatch):
 def fake_gpu(monkeypatch):
     """Pretend a device exists: argument checks must fire before any CUDA call."""
     monkeypatch.setattr(gpu, "available", lambda: True)
+
+
+def test_adaptive_alias_is_deprecated(no_gpu):
+    gas = cg.CoulombGas.gaussian(3)
+    with pytest.warns(DeprecationWarning, match="adaptive-heun"), pytest.warns(RuntimeWarning, match="device"):
+        tr = gpu.simulate_cuda(gas, 0.1, 0.01, scheme="adaptive", seed=2, fallback=True)
+    assert tr.scheme == "adaptive-heun"
+    np.testing.assert_array_equal(tr.x, cg.simulate(gas, 0.1, 0.01, scheme="adaptive-heun", seed=2).x)
 
 
 def test_require(no_gpu):
