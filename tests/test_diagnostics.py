@@ -16,6 +16,7 @@ from stats import assert_z
 
 from coulombgas import diagnostics as dg
 from coulombgas import mcmc
+from reference import naive_rho, naive_tau
 
 
 def _ar1(phi, chains, draws, seed, burn=1000):
@@ -24,31 +25,12 @@ def _ar1(phi, chains, draws, seed, burn=1000):
     return scipy.signal.lfilter([1.0], [1.0, -phi], eps, axis=1)[:, burn:]
 
 
-def _naive_rho(x):
-    """ρ(t) = Σ_s z_s z_{s+t} / Σ_s z_s² per chain (z = x − mean), averaged over chains: O(N²) loops."""
-    out = np.zeros(x.shape[1])
-    for chain in x:
-        z = chain - chain.mean()
-        c0 = float(np.dot(z, z))
-        out += np.array([np.dot(z[:len(z) - t], z[t:]) / c0 for t in range(len(z))])
-    return out / x.shape[0]
-
-
-def _naive_tau(rho, c):
-    """Sokal's window: the first M with M >= c·τ(M), τ(M) = 1 + 2 Σ_{t=1}^{M} ρ(t) (else the last lag)."""
-    tau = 1.0
-    for m in range(1, len(rho)):
-        tau += 2.0 * rho[m]
-        if m >= c * tau:
-            return tau
-    return tau
-
 
 def test_autocorr_function_matches_the_direct_sum():
     x = _ar1(0.7, 3, 300, seed=1)
-    np.testing.assert_allclose(dg.autocorr_function(x), _naive_rho(x), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dg.autocorr_function(x), naive_rho(x), rtol=0, atol=1e-12)
     # One chain given as (draws,), several dimensions as (chains, draws, dims).
-    np.testing.assert_allclose(dg.autocorr_function(x[0]), _naive_rho(x[:1]), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dg.autocorr_function(x[0]), naive_rho(x[:1]), rtol=0, atol=1e-12)
     both = np.stack([x, -2.0 * x + 5.0], axis=2)  # affine images have the same ρ
     rho = dg.autocorr_function(both)
     assert rho.shape == (300, 2)
@@ -59,7 +41,7 @@ def test_autocorr_function_matches_the_direct_sum():
 def test_integrated_time_uses_sokals_window(c):
     x = _ar1(0.8, 2, 2000, seed=2)
     got = dg.integrated_time(x, c=c, quiet=False)  # 2000 draws > 50 τ = 450: no warning
-    assert got == pytest.approx(_naive_tau(_naive_rho(x), c), rel=1e-10)
+    assert got == pytest.approx(naive_tau(naive_rho(x), c), rel=1e-10)
 
 
 def test_integrated_time_per_dimension_is_exact_on_ar1():

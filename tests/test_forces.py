@@ -10,21 +10,8 @@ import pytest
 
 from coulombgas import _fmm, _pairs, forces
 from coulombgas.forces import coulomb_energy, coulomb_force
+from reference import reference_energy, reference_force
 
-
-def reference_force(x, w):
-    """F_i = Σ_{j≠i} w_j / (x_i - x_j), one row at a time (slow, obvious)."""
-    force = np.empty(x.size)
-    for i in range(x.size):
-        d = x[i] - x
-        d[i] = np.inf  # drops the j = i term
-        force[i] = np.sum(w / d)
-    return force
-
-
-def reference_energy(x, w):
-    i, j = np.triu_indices(x.size, k=1)
-    return -np.sum(w[i] * w[j] * np.log(np.abs(x[i] - x[j])))
 
 
 def error(force, ref):

@@ -17,38 +17,12 @@ from stats import assert_ks, assert_mean_z, assert_two_sample, assert_z
 
 from coulombgas import spectra
 from coulombgas.spectra import _fits  # the Anderson–Darling p-value helpers
+from reference import naive_a2, naive_ratios, naive_spacings
 
 RNG = np.random.default_rng
 
 
 # ----------------------------------------------------------------- slow references
-
-def naive_spacings(x, groups=None):
-    flat = x.reshape(-1, x.shape[-1])
-    groups = [range(x.shape[-1])] if groups is None else groups
-    out = []
-    for row in flat:
-        s = []
-        for g in groups:
-            v = sorted(row[i] for i in g)
-            s += [v[k + 1] - v[k] for k in range(len(v) - 1)]
-        out.append(s)
-    return np.array(out).reshape(*x.shape[:-1], -1)
-
-
-def naive_ratios(x):
-    out = []
-    for row in x.reshape(-1, x.shape[-1]):
-        v = sorted(row)
-        s = [v[k + 1] - v[k] for k in range(len(v) - 1)]
-        out.append([min(s[k], s[k + 1]) / max(s[k], s[k + 1]) for k in range(len(s) - 1)])
-    return np.array(out).reshape(*x.shape[:-1], -1)
-
-
-def naive_a2(data, cdf):
-    u = sorted(cdf(v) for v in data)
-    n = len(u)
-    return -n - sum((2 * k - 1) * (np.log(u[k - 1]) + np.log(1 - u[n - k])) for k in range(1, n + 1)) / n
 
 
 def ad_limit_cdf(z, terms=20):
