@@ -221,7 +221,7 @@ def gaussian_rbm_cuda(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigm
                       record_weights: bool = True, block_models: int | None = None, fallback: bool = False):
     """:func:`coulombgas.training.gaussian_rbm` with ``device="cuda"`` (same arguments and results).
 
-    One GPU thread holds one model: n_h·n + |B|(n + n_h) + 2n² + n values at most
+    One GPU thread holds one model: 3·n_h·n + |B|(n + n_h) + 2n² values at most
     :data:`RBM_MAX_VALUES`.
     """
     on_gpu = require("cuda", fallback=fallback)

@@ -229,12 +229,12 @@ def _gpu_rbm(quick):
     data, state = rbm.init(params, _rng.streams(1, models))
     kinv, logdet_k = data["kinv"], data["logdet_k"]
     tpb = cuda_device.threads(64, 8)
-    kernel = cuda_training.rbm_kernel(10, 10, 16, tpb)
+    kernel = cuda_training.rbm_kernel(rbm.update_model, 10, 10, 16, tpb)
     d = [cuda.to_device(np.ascontiguousarray(a)) for a in (state["W"], state["phi"], state["rng"])]
     step = cuda.to_device(np.zeros(models, dtype=np.int64))
     div = cuda.to_device(np.zeros(models, dtype=np.int64))
     loss = cuda.device_array(models)
-    tables = [cuda.to_device(a) for a in (kinv.ravel(), _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F)]
+    tables = [cuda.to_device(a) for a in (kinv, _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F)]
     t = _sync_time(lambda: kernel[(models + tpb - 1) // tpb, tpb](
         *d, step, div, loss, steps, 0.1, 9.0, 1.0, 3, tables[0], logdet_k, 100.0, *tables[1:], _prng.ZIG_R), 3)
     return models * steps / t

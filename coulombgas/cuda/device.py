@@ -8,11 +8,13 @@ only), and :func:`simulator` is True.
 
 from __future__ import annotations
 
+import functools
 import types
 import warnings
 
 import numpy as np
 
+from .. import _prng
 from .. import _validate as v
 
 __all__ = ["DEVICES", "available", "require", "simulator", "load", "threads", "quiet", "block_models",
@@ -119,13 +121,39 @@ def device_twin(kernel, **callees):
     """The CUDA device-function twin of a CPU kernel: the same source, compiled by ``cuda.jit(device=True)``.
 
     ``kernel`` is an ``njit`` dispatcher (or a plain function) whose body uses only what
-    CUDA device code supports (scalars, arrays passed in, ``math``); ``callees`` rebind
-    the names of the kernels it calls to their own device twins. One source, so the two
-    devices cannot drift apart (stumpy keeps its CPU and GPU twins apart; this shares the
-    body where the layout allows).
+    CUDA device code supports (scalars, arrays passed in, ``math``). The kernels it calls
+    (its globals that are ``njit`` dispatchers) get their own twins, recursively, and the
+    module :mod:`coulombgas._prng` is replaced by its device compilation; ``callees``
+    rebind other names. One source, so the two devices cannot drift apart. Twins are
+    made once per process.
     """
     py = getattr(kernel, "py_func", kernel)
-    glb = dict(py.__globals__)
-    glb.update(callees)
-    fn = types.FunctionType(py.__code__, glb, py.__name__, py.__defaults__, py.__closure__)
-    return load().jit(device=True)(fn)
+    key = (py, tuple(sorted(callees.items(), key=lambda kv: kv[0])))
+    if key not in _TWINS:
+        from numba.core.registry import CPUDispatcher
+
+        glb = dict(py.__globals__)
+        for name in py.__code__.co_names:
+            obj = glb.get(name)
+            if isinstance(obj, CPUDispatcher) and obj.py_func is not py:
+                glb[name] = device_twin(obj)
+            elif obj is _prng:
+                glb[name] = _prng_module()
+        glb.update(callees)
+        fn = types.FunctionType(py.__code__, glb, py.__name__, py.__defaults__, py.__closure__)
+        _TWINS[key] = load().jit(device=True)(fn)
+    return _TWINS[key]
+
+
+_TWINS = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _prng_module():
+    """:mod:`coulombgas._prng` compiled as device functions, as a module object (kernels use ``_prng.name``)."""
+    module = types.ModuleType("coulombgas._prng.device")
+    for name, fn in vars(_prng.compile_with(load().jit(device=True))).items():
+        setattr(module, name, fn)
+    for name in ("ZIG_W", "ZIG_K", "ZIG_F", "ZIG_R", "LAYERS"):
+        setattr(module, name, getattr(_prng, name))
+    return module

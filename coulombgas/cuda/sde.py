@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from .. import _implicit, _sde
+from .. import _sde
 from .._jit import njit
 from .._status import CROSSED, DIVERGED, OK, TOO_MANY_REFINEMENTS
 from ..potentials import LAGUERRE
@@ -156,16 +156,12 @@ def step_control():
     """``(check_step, check_order, implicit_pair_step)``: the device twins of the CPU's kernels.
 
     The same sources as :mod:`coulombgas._sde` (``_check_step``, ``_check_order``,
-    ``_implicit_pair_step`` with :func:`coulombgas._implicit._positive_root`), so the two
+    ``_implicit_pair_step`` with the ``_positive_root`` it calls), so the two
     devices accept, reject and split the same steps.
     """
     _load()
-    positive_root = device.device_twin(_implicit._positive_root)
-    check_order = device.device_twin(_sde._check_order)
-    check_step = device.device_twin(_sde._check_step)
-    implicit_pair_step = device.device_twin(_sde._implicit_pair_step, _positive_root=positive_root,
-                                            _check_order=check_order)
-    return check_step, check_order, implicit_pair_step
+    return (device.device_twin(_sde._check_step), device.device_twin(_sde._check_order),
+            device.device_twin(_sde._implicit_pair_step))
 
 
 @functools.lru_cache(maxsize=None)

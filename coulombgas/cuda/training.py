@@ -15,9 +15,10 @@ and kept in ``data["device"]``.
 * phase network: one *team* of threads per model, each thread owning R rows of W (R·n_mid values
   in registers); the output ŷ = Σ_j Z_j tanh(u_j) is summed across the team through shared
   memory in a fixed order, so all threads of a team agree bit for bit.
-* Gaussian RBM: one thread per model, since each model's Gibbs noise is one sequential stream
-  (the xoshiro256++/ziggurat stream of :mod:`coulombgas._prng`, compiled here from the same
-  source as the CPU's): the device reproduces the CPU's draws exactly.
+* Gaussian RBM: one thread per model running the model's own per-model body
+  (``rbm.update_model`` with its Gibbs sampler and the xoshiro256++/ziggurat stream of
+  :mod:`coulombgas._prng`, compiled for the device), since each model's Gibbs noise is one
+  sequential stream: the device reproduces the CPU's draws exactly.
 
 Results agree with the CPU to rounding (the phase network sums ŷ in another order and uses
 CUDA's tanh). References: G. Aarts, B. Lucini, C. Park, arXiv:2407.16427 (teacher–student, RBM);
@@ -45,12 +46,6 @@ def _load():
     global cuda
     cuda = device.load()
     return cuda
-
-
-@functools.lru_cache(maxsize=None)
-def _prng_device():
-    """The :mod:`coulombgas._prng` stream compiled as CUDA device functions (once per process)."""
-    return _prng.compile_with(_load().jit(device=True))
 
 
 # ------------------------------------------------------------------ teacher-student
@@ -83,7 +78,7 @@ def teacher_student_kernel(update):
         W[3, m] = w22
         step[m] = st
         diverged[m] = flag
-        loss_out[m] = total / max(n_steps, 1) if flag == 0 else math.nan
+        loss_out[m] = total / (n_steps if n_steps > 1 else 1) if flag == 0 else math.nan
 
     return kernel
 
@@ -175,7 +170,7 @@ def phase_kernel(n_mid: int, n_hidden: int, bs: int, team: int, rows: int, tpb: 
         total = 0.0
         div = 0
         par = 0
-        iters = max(n_steps, 1)
+        iters = n_steps if n_steps > 1 else 1  # not max(): the CUDA target refuses it
         for it in range(iters):
             start = (st % batches) * bs
             batch_loss = 0.0
@@ -276,63 +271,27 @@ def phase_network_advance(data, state, gens, n_steps, params):
 
 # ------------------------------------------------------------------ Gaussian RBM
 
-#: Largest per-thread working set of :func:`gaussian_rbm_advance` (W, the chains, h, two n × n scratch
-#: matrices; float64 values): one thread holds one model, in local memory.
+#: Largest per-thread working set of :func:`gaussian_rbm_advance` (float64 values, :func:`rbm_values`):
+#: one thread holds one model, in local memory.
 RBM_MAX_VALUES = 8192
 
 
 @functools.lru_cache(maxsize=None)
-def rbm_kernel(n: int, nh: int, bs: int, tpb: int):
-    """The RBM's persistent-chain updates, one thread per model, drawing the model's stream in the CPU's order.
+def rbm_kernel(update, n: int, nh: int, bs: int, tpb: int):
+    """One thread per model running ``update`` (the RBM's per-model body, compiled for the device).
 
-    One thread per model (not a team per chain) because the CPU draws every model's
-    Gibbs noise from one sequential stream, and a ziggurat draw uses a variable
-    number of 64-bit words: only one thread can reproduce it. Arrays are flat,
-    row-major: w[a·n + i] (W), p[i·bs + b] (chains, site-major as on the CPU),
-    h[a·bs + b]; the ziggurat tables and K_φ⁻¹ are copied to shared memory.
+    ``update`` is :func:`coulombgas.training.rbm.update_model`, handed over by the model
+    (this module does not import it). One thread per model (not a team per chain) because
+    the CPU draws every model's Gibbs noise from one sequential stream, and a ziggurat draw
+    uses a variable number of 64-bit words: only one thread can reproduce it. The ziggurat
+    tables and K_φ⁻¹ are copied to shared memory; the model's arrays are thread-local.
     """
     _load()
     from numba import float64, uint64
 
-    normal = _prng_device().normal  # the CPU's stream, from the same source
-    NW, NP, NH, NN = nh * n, n * bs, nh * bs, n * n
-    LAYERS, LAYERS1 = _prng.LAYERS, _prng.LAYERS + 1  # literal array sizes
-
-    @cuda.jit(device=True)
-    def kl_divergence(w, A, kinv, mu2, s2, logdet_k):
-        """KL(p_t ‖ p_W) with A = μ² − σ_h²WᵀW factored in place; inf if A is not positive definite."""
-        for i in range(NN):
-            A[i] = 0.0
-        for a in range(nh):
-            for i in range(n):
-                c = -s2 * w[a * n + i]
-                for j in range(n):
-                    A[i * n + j] += c * w[a * n + j]
-        tr = 0.0
-        for i in range(n):
-            A[i * n + i] += mu2
-            for j in range(n):
-                tr += A[i * n + j] * kinv[i * n + j]
-        det = 1.0
-        logdet = 0.0
-        for j in range(n):
-            d = A[j * n + j]
-            for k in range(j):
-                d -= A[j * n + k] * A[j * n + k]
-            if not (d > 0.0):
-                return math.inf
-            det *= d
-            if det < 1e-200 or det > 1e200:
-                logdet += math.log(det)
-                det = 1.0
-            inv = 1.0 / math.sqrt(d)
-            for i in range(j + 1, n):
-                acc = A[i * n + j]
-                for k in range(j):
-                    acc -= A[i * n + k] * A[j * n + k]
-                A[i * n + j] = acc * inv
-        logdet += math.log(det)
-        return 0.5 * (tr - n - logdet + logdet_k)
+    body = device.device_twin(update)
+    LAYERS, LAYERS1 = _prng.LAYERS, _prng.LAYERS + 1  # array sizes must be compile-time literals
+    NN = n * n
 
     @cuda.jit
     def kernel(W, phi, rng, step, diverged, loss_out, n_steps, lr, mu2, sigma_h, sweeps, kinv_g, logdet_k, limit,
@@ -340,7 +299,7 @@ def rbm_kernel(n: int, nh: int, bs: int, tpb: int):
         zw = cuda.shared.array(LAYERS, float64)
         zk = cuda.shared.array(LAYERS, uint64)
         zf = cuda.shared.array(LAYERS1, float64)
-        kinv = cuda.shared.array(NN, float64)
+        kinv = cuda.shared.array((n, n), float64)
         t = cuda.threadIdx.x
         for k in range(t, LAYERS1, tpb):
             if k < LAYERS:
@@ -348,7 +307,7 @@ def rbm_kernel(n: int, nh: int, bs: int, tpb: int):
                 zk[k] = zk_g[k]
             zf[k] = zf_g[k]
         for k in range(t, NN, tpb):
-            kinv[k] = kinv_g[k]
+            kinv[k // n, k % n] = kinv_g[k // n, k % n]
         cuda.syncthreads()
         m = cuda.grid(1)
         if m >= W.shape[0]:
@@ -357,96 +316,49 @@ def rbm_kernel(n: int, nh: int, bs: int, tpb: int):
             loss_out[m] = math.nan
             return
         s = cuda.local.array(4, uint64)
-        w = cuda.local.array(NW, float64)
-        p = cuda.local.array(NP, float64)
-        h = cuda.local.array(NH, float64)
-        d = cuda.local.array(NN, float64)
-        A = cuda.local.array(NN, float64)
-        row = cuda.local.array(n, float64)
+        w = cuda.local.array((nh, n), float64)
+        p = cuda.local.array((n, bs), float64)
         for k in range(4):
             s[k] = rng[m, k]
         for a in range(nh):
             for i in range(n):
-                w[a * n + i] = W[m, a, i]
+                w[a, i] = W[m, a, i]
         for b in range(bs):
             for i in range(n):
-                p[i * bs + b] = phi[m, b, i]
-        s2 = sigma_h * sigma_h
-        inv_mu = 1.0 / math.sqrt(mu2)
-        scale = lr * s2
-        inv_bs = 1.0 / bs
-        st = step[m]
-        div = 0
-        kl = kl_divergence(w, A, kinv, mu2, s2, logdet_k)
-        for it in range(n_steps):
-            if not (kl <= limit):  # also catches NaN and a non-normalisable model (inf)
-                div = st + 1
-                break
-            for sweep in range(sweeps):
-                # h | φ ~ N(σ_h² W φ, σ_h²): noise in (chain, hidden unit) order, as on the CPU.
-                for b in range(bs):
-                    for a in range(nh):
-                        h[a * bs + b] = sigma_h * normal(s, zw, zk, zf, zr)
-                for a in range(nh):
-                    for i in range(n):
-                        c = s2 * w[a * n + i]
-                        for b in range(bs):
-                            h[a * bs + b] += c * p[i * bs + b]
-                # φ | h ~ N(Wᵀh/μ², 1/μ²): noise in (chain, site) order.
-                for b in range(bs):
-                    for i in range(n):
-                        p[i * bs + b] = inv_mu * normal(s, zw, zk, zf, zr)
-                for a in range(nh):
-                    for i in range(n):
-                        c = w[a * n + i] / mu2
-                        for b in range(bs):
-                            p[i * bs + b] += c * h[a * bs + b]
-            # D = K⁻¹ − (1/|B|) Σ_b φ_b φ_bᵀ, then W ← W + α σ_h² W D.
-            for i in range(n):
-                for j in range(i, n):
-                    acc = 0.0
-                    for b in range(bs):
-                        acc += p[i * bs + b] * p[j * bs + b]
-                    d[i * n + j] = kinv[i * n + j] - acc * inv_bs
-                    d[j * n + i] = d[i * n + j]
-            for a in range(nh):
-                for j in range(n):
-                    acc = 0.0
-                    for i in range(n):
-                        acc += w[a * n + i] * d[j * n + i]
-                    row[j] = acc
-                for j in range(n):
-                    w[a * n + j] += scale * row[j]
-            st += 1
-            kl = kl_divergence(w, A, kinv, mu2, s2, logdet_k)
-        if div == 0 and not (kl <= limit):
-            div = st + 1
+                p[i, b] = phi[m, b, i]
+        kl, st, flag = body(w, p, cuda.local.array((nh, bs), float64), cuda.local.array((nh, n), float64),
+                            cuda.local.array((nh, n), float64), cuda.local.array((n, n), float64),
+                            cuda.local.array((n, n), float64), s, kinv, step[m], n_steps, lr, mu2, sigma_h, sweeps,
+                            logdet_k, limit, zw, zk, zf, zr)
         for a in range(nh):
             for i in range(n):
-                W[m, a, i] = w[a * n + i]
+                W[m, a, i] = w[a, i]
         for b in range(bs):
             for i in range(n):
-                phi[m, b, i] = p[i * bs + b]
+                phi[m, b, i] = p[i, b]
         for k in range(4):
             rng[m, k] = s[k]
         step[m] = st
-        diverged[m] = div
-        loss_out[m] = kl if div == 0 else math.nan
+        diverged[m] = flag
+        loss_out[m] = kl if flag == 0 else math.nan
 
     return kernel
 
 
 def rbm_values(n: int, n_hidden: int, batch_size: int) -> int:
-    """Float64 values one RBM model holds in its thread: n_h·n + |B|(n + n_h) + 2n² + n."""
-    return n_hidden * n + batch_size * (n + n_hidden) + 2 * n * n + n
+    """Float64 values one RBM model holds in its thread: 3·n_h·n + |B|(n + n_h) + 2n² (W, σ_h²W, W/μ², φ, h, D, A)."""
+    return 3 * n_hidden * n + batch_size * (n + n_hidden) + 2 * n * n
 
 
-def gaussian_rbm_advance(data, state, gens, n_steps, params):
-    """``advance`` of the Gaussian RBM on the device (``data["kinv"]``, ``data["logdet_k"]``: the target)."""
+def gaussian_rbm_advance(data, state, gens, n_steps, params, *, update):
+    """``advance`` of the Gaussian RBM on the device (``data["kinv"]``, ``data["logdet_k"]``: the target).
+
+    ``update`` is the model's per-model body (:func:`coulombgas.training.rbm.update_model`).
+    """
     _load()
     dev = data.get("device")
     if dev is None:  # the target and the ziggurat tables go to the device once per block
-        dev = {"kinv": cuda.to_device(np.ascontiguousarray(np.asarray(data["kinv"], dtype=np.float64).ravel())),
+        dev = {"kinv": cuda.to_device(np.ascontiguousarray(data["kinv"], dtype=np.float64)),
                "zw": cuda.to_device(_prng.ZIG_W), "zk": cuda.to_device(_prng.ZIG_K),
                "zf": cuda.to_device(_prng.ZIG_F)}
         data["device"] = dev
@@ -454,7 +366,7 @@ def gaussian_rbm_advance(data, state, gens, n_steps, params):
     models, nh, n = W.shape
     bs = phi.shape[1]
     tpb = device.threads(64, 8)
-    kernel = rbm_kernel(n, nh, bs, tpb)
+    kernel = rbm_kernel(update, n, nh, bs, tpb)
     Wd, phid, rngd = (cuda.to_device(np.ascontiguousarray(a)) for a in (W, phi, rng))
     step = cuda.to_device(state["step"])
     div = cuda.to_device(state["diverged"])

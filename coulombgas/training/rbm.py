@@ -206,7 +206,7 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
     device : {"cpu", "cuda"}
         ``"cuda"`` runs the updates on an NVIDIA GPU (extra ``gpu``; one thread per model,
         the same random streams, so the same results within rounding); the working set of
-        one model, n_h·n + |B|(n + n_h) + 2n² + n values, must stay within
+        one model, 3·n_h·n + |B|(n + n_h) + 2n² values, must stay within
         :data:`coulombgas.cuda.training.RBM_MAX_VALUES`. Without a GPU, ValueError unless
         ``fallback=True`` (warn, run on the CPU).
     block_models : int, optional
@@ -236,10 +236,10 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
     check_footprint(models=models, steps=steps, record_every=record_every, weight_shape=(nh, n), gram=GRAM,
                     data_bytes=per_model, block_models=2048, record_weights=record_weights)
     if device == "cuda" and cuda_training.rbm_values(n, nh, bs) > cuda_training.RBM_MAX_VALUES:
-        raise ValueError(f"`n`, `n_hidden` and `batch_size` must keep n_h·n + |B|(n + n_h) + 2n² + n <= "
+        raise ValueError(f"`n`, `n_hidden` and `batch_size` must keep 3·n_h·n + |B|(n + n_h) + 2n² <= "
                          f"{cuda_training.RBM_MAX_VALUES} on device='cuda' (one GPU thread holds one model), "
                          f"got {cuda_training.rbm_values(n, nh, bs)}; use device='cpu'")
-    run, block_models = pick_device(device, fallback, block_models, advance, cuda_training.gaussian_rbm_advance,
+    run, block_models = pick_device(device, fallback, block_models, advance, cuda_advance,
                                     cpu_block=2048, device_bytes=8 * (nh * n + bs * n + 4 + 3), models=models)
     return run_ensemble(init, run, GRAM, params, models=models, steps=steps, record_every=record_every, seed=seed,
                         name=NAME, out=out, resume=resume, progress=progress, block_models=block_models,
@@ -397,74 +397,86 @@ def _sample_chains(W, phi, state, sweeps, mu2, sigma_h):
     return p.T.copy(), h.T.copy()
 
 
-@njit(parallel=True)
-def _advance(W, phi, rng, step, diverged, n_steps, lr, mu2, sigma_h, sweeps, kinv, logdet_k, limit,
-             zw, zk, zf, zr):
-    """``n_steps`` PCD updates of every model (module docstring); inputs are validated by the caller."""
-    models, nh, n = W.shape
-    bs = phi.shape[1]
+@njit
+def update_model(w, p, h, w_h, w_v, scratch, d, s, kinv, step, n_steps, lr, mu2, sigma_h, sweeps, logdet_k, limit,
+                 zw, zk, zf, zr):
+    """``n_steps`` PCD updates of one model: the body the CPU kernel and its CUDA twin both compile.
+
+    ``w`` (n_h, n) the weights and ``p`` (n, |B|) the chains (site, chain), updated in place;
+    ``s`` the model's xoshiro256++ state; ``h``, ``w_h``, ``w_v`` (n_h, |B|), (n_h, n), (n_h, n)
+    and ``scratch``, ``d`` (n, n) are work arrays. Returns ``(kl, step, flag)``: the KL
+    divergence at the final weights, the update count, and ``flag`` = the update at which the
+    model stopped (KL above ``limit``, not finite, or a non-normalisable marginal; counted from
+    1; 0 if none). Inputs are validated by the caller.
+    """
+    nh, n = w.shape
+    bs = p.shape[1]
     s2 = sigma_h * sigma_h
     inv_mu = 1.0 / math.sqrt(mu2)
     scale = lr * s2
     inv_bs = 1.0 / bs
-    loss_out = np.empty(models)
-    for m in prange(models):
-        if diverged[m] != 0:
-            loss_out[m] = np.nan
-            continue
-        s = rng[m].copy()
-        # Private working copies; chains stored transposed (site, chain) so that the
-        # inner loops run over the contiguous chain axis and vectorise.
-        w = W[m].copy()
-        p = np.empty((n, bs))
-        for b in range(bs):
-            for i in range(n):
-                p[i, b] = phi[m, b, i]
-        h = np.empty((nh, bs))
-        w_h = np.empty((nh, n))  # σ_h² W: mean of h | φ
-        w_v = np.empty((nh, n))  # W/μ²: mean of φ | h
-        scratch = np.empty((n, n))
-        d = np.empty((n, n))
-        kl = _kl(w, scratch, kinv, mu2, s2, logdet_k)
-        for it in range(n_steps):
-            if not (kl <= limit):  # also catches NaN and a non-normalisable model (inf)
-                diverged[m] = step[m] + 1
-                break
-            for a in range(nh):
-                for i in range(n):
-                    w_h[a, i] = s2 * w[a, i]
-                    w_v[a, i] = w[a, i] / mu2
-            _gibbs(w_h, w_v, p, h, s, sweeps, sigma_h, inv_mu, zw, zk, zf, zr)
-            # D = K⁻¹ − (1/|B|) Σ_b φ_b φ_bᵀ, then W ← W + α σ_h² W D.
-            for i in range(n):
-                for j in range(i, n):
-                    acc = 0.0
-                    for b in range(bs):
-                        acc += p[i, b] * p[j, b]
-                    d[i, j] = kinv[i, j] - acc * inv_bs
-                    d[j, i] = d[i, j]
-            for a in range(nh):
-                for j in range(n):
-                    acc = 0.0
-                    for i in range(n):
-                        acc += w[a, i] * d[j, i]  # (W D)_aj, D symmetric: contiguous dot products
-                    scratch[0, j] = acc
-                for j in range(n):
-                    w[a, j] += scale * scratch[0, j]
-            step[m] += 1
-            kl = _kl(w, scratch, kinv, mu2, s2, logdet_k)
-        if diverged[m] == 0 and not (kl <= limit):
-            diverged[m] = step[m] + 1
+    flag = 0
+    kl = _kl(w, scratch, kinv, mu2, s2, logdet_k)
+    for it in range(n_steps):
+        if not (kl <= limit):  # also catches NaN and a non-normalisable model (inf)
+            flag = step + 1
+            break
         for a in range(nh):
             for i in range(n):
-                W[m, a, i] = w[a, i]
-        for b in range(bs):
-            for i in range(n):
-                phi[m, b, i] = p[i, b]
-        for k in range(4):
-            rng[m, k] = s[k]
-        loss_out[m] = kl if diverged[m] == 0 else np.nan
+                w_h[a, i] = s2 * w[a, i]  # σ_h² W: mean of h | φ
+                w_v[a, i] = w[a, i] / mu2  # W/μ²: mean of φ | h
+        _gibbs(w_h, w_v, p, h, s, sweeps, sigma_h, inv_mu, zw, zk, zf, zr)
+        # D = K⁻¹ − (1/|B|) Σ_b φ_b φ_bᵀ, then W ← W + α σ_h² W D.
+        for i in range(n):
+            for j in range(i, n):
+                acc = 0.0
+                for b in range(bs):
+                    acc += p[i, b] * p[j, b]
+                d[i, j] = kinv[i, j] - acc * inv_bs
+                d[j, i] = d[i, j]
+        for a in range(nh):
+            for j in range(n):
+                acc = 0.0
+                for i in range(n):
+                    acc += w[a, i] * d[j, i]  # (W D)_aj, D symmetric: contiguous dot products
+                scratch[0, j] = acc
+            for j in range(n):
+                w[a, j] += scale * scratch[0, j]
+        step += 1
+        kl = _kl(w, scratch, kinv, mu2, s2, logdet_k)
+    if flag == 0 and not (kl <= limit):
+        flag = step + 1
+    return kl, step, flag
+
+
+@njit(parallel=True)
+def _advance(W, phi, rng, step, diverged, n_steps, lr, mu2, sigma_h, sweeps, kinv, logdet_k, limit,
+             zw, zk, zf, zr):
+    """:func:`update_model` for every model in parallel (module docstring); inputs are validated by the caller."""
+    models, nh, n = W.shape
+    bs = phi.shape[1]
+    loss_out = np.full(models, np.nan)  # NaN stays for a model stopped earlier
+    for m in prange(models):
+        if diverged[m] == 0:
+            # Private working copies; chains stored transposed (site, chain) so that the
+            # inner loops run over the contiguous chain axis and vectorise.
+            s = rng[m].copy()
+            w = W[m].copy()
+            p = np.ascontiguousarray(phi[m].T)
+            kl, step[m], diverged[m] = update_model(
+                w, p, np.empty((nh, bs)), np.empty((nh, n)), np.empty((nh, n)), np.empty((n, n)), np.empty((n, n)),
+                s, kinv, step[m], n_steps, lr, mu2, sigma_h, sweeps, logdet_k, limit, zw, zk, zf, zr)
+            W[m] = w
+            phi[m] = p.T
+            rng[m] = s
+            if diverged[m] == 0:
+                loss_out[m] = kl
     return loss_out
+
+
+def cuda_advance(data, state, gens, n_steps, params):
+    """:func:`advance` on the GPU: :func:`update_model` compiled for the device, one thread per model."""
+    return cuda_training.gaussian_rbm_advance(data, state, gens, n_steps, params, update=update_model)
 
 
 # -- per-sample gradients ------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def update_model(x, a, w11, w12, w21, w22, step, n_steps, lr, bs, teacher, limit
     size = x.shape[0]
     total = 0.0
     flag = 0
-    for it in range(max(n_steps, 1)):
+    for it in range(n_steps if n_steps > 1 else 1):  # not max(): the CUDA target refuses it
         start = (step % (size // bs)) * bs
         # Residual matrix R = W_t − W_s; per-sample gradient step R x xᵀ + a.
         r11, r12, r21, r22 = teacher - w11, -w12, -w21, teacher - w22
