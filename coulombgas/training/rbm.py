@@ -47,7 +47,7 @@ W(0) (n_h × n, entries N(0, init_std²)); the chains' initial values z
 from the model's marginal at W(0) (if A(0) is not positive definite the chains
 start at z/μ and the model is flagged at its first update); and 4 × 64 bits
 that seed the model's Gibbs generator (xoshiro256++ of :mod:`coulombgas._prng`,
-``state["rng"]``; the comment above :func:`_kl` says why). The Gibbs generator then draws,
+``state["rng"]``; the comment "the Gibbs sampler's random numbers" below says why). The Gibbs generator then draws,
 for every update and every sweep, the hidden noise (|B| × n_h) and the visible
 noise (|B| × n), each in C order, with h = σ_h² Wφ + σ_h z and φ = Wᵀh/μ² + z/μ.
 
