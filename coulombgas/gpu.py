@@ -126,8 +126,7 @@ def simulate_cuda(gas, t_end: float, dt: float, *, x0=None, replicas: int = 1, r
     # Interim: the validation and the Trajectory below are dynamics.simulate's; once its
     # device="cuda" branch calls cuda.sde.integrate itself, this becomes
     # ``dynamics.simulate(gas, ..., device="cuda" if require("cuda", fallback=fallback) else "cpu")``.
-    from .dynamics import _CPU_ONLY, SCHEMES, Trajectory, _initial_state, _raise_on_status, _record_times
-    from .dynamics import _step_count
+    from .dynamics import _CPU_ONLY, SCHEMES, Trajectory, _raise_on_status, _record_times, _step_count
     from .dynamics import simulate as simulate_cpu
     from .gas import CoulombGas
     from .potentials import CUSTOM
@@ -166,7 +165,7 @@ def simulate_cuda(gas, t_end: float, dt: float, *, x0=None, replicas: int = 1, r
     if kind == CUSTOM:
         raise ValueError("`gas.potential` must be a built-in potential on device='cuda' (a Custom potential's "
                          "Numba function cannot run in a CUDA kernel); use device='cpu'")
-    x = _initial_state(gas, x0, replicas, lower)
+    x = gas.initial_states(x0, replicas)
     n_records = n_steps // record_every + 1 + (n_steps % record_every > 0)
     v.fits_in_memory("`replicas` x records x `n` (records = steps / `record_every` + 1)",
                      8.0 * replicas * n * (n_records + 12))
