@@ -101,6 +101,8 @@ from . import _rng
 from . import _validate as v
 from ._sde import FAST_ORDER, IMEX_EULER, IMEX_HEUN, N_COUNTS, kernels_for
 from ._status import OK, SIMULATE_MESSAGES
+from .cuda import device as cuda_device
+from .cuda import sde as cuda_sde
 from .forces import FAST_CROSSOVER
 from .gas import CoulombGas
 from .potentials import CUSTOM, LAGUERRE
@@ -239,19 +241,15 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     resume = v.flag("resume", resume)
     if progress is not None:
         progress = v.flag("progress", progress)
-    from . import gpu
-
-    if gpu.require(device, fallback=fallback):
+    # Every check first, for either back end (the device's limits included); then the back end.
+    device = v.one_of("device", device, cuda_device.DEVICES)
+    if device == "cuda":
         if out is not None:
             raise ValueError("`out` (HDF5 streaming) is not available with device='cuda'; use device='cpu'")
-        # The GPU kernel has the adaptive and Euler-Maruyama schemes; "auto" there is adaptive Heun.
-        gpu_scheme = "adaptive-heun" if scheme == "auto" else scheme
-        if gpu_scheme in _CPU_ONLY:
-            raise ValueError(f"`scheme` {scheme!r} runs on device='cpu' only; on 'cuda' use one of "
-                             "'auto', 'adaptive-heun', 'adaptive-euler', 'euler-maruyama'")
-        return gpu.simulate_cuda(gas, t_end, dt, x0=x0, replicas=replicas, record_every=record_every,
-                                 scheme=gpu_scheme, seed=seed, max_gap_factor=max_gap_factor,
-                                 max_refinements=max_refinements, chunk_records=chunk_records)
+        if scheme in _CPU_ONLY:
+            raise ValueError(f"`scheme` {scheme!r} has no CUDA kernel (the IMEX schemes run on the CPU only); "
+                             "use one of 'auto' (= 'adaptive-heun' here), 'adaptive-heun', 'adaptive-euler', "
+                             "'euler-maruyama', or device='cpu'")
     t_end = v.nonnegative("t_end", t_end)
     dt = v.positive("dt", dt)
     replicas = v.integer("replicas", replicas, minimum=1)
@@ -269,6 +267,12 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
                      8.0 * replicas * n * (n_records + 12))
     t = _record_times(n_steps, record_every, dt_eff, t_end)
     kind, params, lower, a, c, w, s = gas.kernel_arrays()
+    if device == "cuda" and n > cuda_sde.MAX_N:
+        raise ValueError(f"`gas.n` must be <= {cuda_sde.MAX_N} on device='cuda' (one thread holds a replica), "
+                         f"got {n}; use device='cpu' (fast multipole forces) for large n")
+    if device == "cuda" and kind == CUSTOM:
+        raise ValueError("`gas.potential` must be a built-in potential on device='cuda' (a Custom potential's "
+                         "Numba function cannot run in a CUDA kernel); use device='cpu'")
     if scheme == "auto" and kind == CUSTOM and lower > -math.inf:
         # The IMEX step has no wall for a user potential's edge; the adaptive step keeps x > lower.
         chosen = SCHEMES["adaptive-heun"]
@@ -284,6 +288,11 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     if chunk_records is not None:
         chunk_records = v.integer("chunk_records", chunk_records, minimum=1)
     x = gas.initial_states(x0, replicas)
+    if device == "cuda" and cuda_device.require("cuda", fallback=fallback):
+        if scheme == "auto":  # no IMEX kernel on the device: its default is adaptive Heun
+            chosen = SCHEMES["adaptive-heun"]
+        return _simulate_cuda(gas, x, t, chosen, dt_eff, n_steps, record_every, max_gap_factor, max_refinements,
+                              seed, chunk_records)
     if chunk_records is None:
         # About 1e7 particle-steps per chunk: responsive progress and Ctrl-C.
         chunk_records = max(1, int(1e7 // max(1, replicas * n * record_every)))
@@ -370,6 +379,23 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
 
 # Schemes the GPU kernel does not have.
 _CPU_ONLY = ("imex-euler", "imex-heun")
+def _simulate_cuda(gas, x, t, chosen, dt, n_steps, record_every, max_gap_factor, max_refinements, seed,
+                   chunk_records):
+    """The validated run on the GPU (:func:`coulombgas.cuda.sde.integrate`), as a Trajectory."""
+    kind, params, lower, a, c, w, s = gas.kernel_arrays()
+    ss = _rng.seed_sequence(seed)
+    records, _, counts, gaps = cuda_sde.integrate(x, kind, params, lower, a, c, w, s, chosen.name, dt, n_steps,
+                                                  record_every, max_gap_factor, max_refinements, ss, chunk_records)
+    _raise_on_status(counts, 0, dt, None)  # the device counts the failing step from the start
+    diagnostics = {"steps": n_steps, "accepted": int(counts[:, 0].sum()), "rejected": int(counts[:, 1].sum()),
+                   "implicit_pair_steps": int(counts[:, 4].sum()), "smallest_gap": float(gaps.min()),
+                   "smallest_recorded_gap": _smallest_recorded_gap(records, lower),
+                   "max_gap_factor": max_gap_factor, "max_refinements": max_refinements,
+                   "device": "cuda-simulator" if cuda_device.simulator() else "cuda", "rng": cuda_sde.RNG}
+    return Trajectory(t=t, x=records, gas=gas, scheme=chosen.name, dt=dt, seed=_rng.seed_record(ss),
+                      diagnostics=diagnostics)
+
+
 # Most nominal steps one call may take (a loop counter far below int64 overflow).
 _MAX_STEPS = 2**53
 
@@ -420,10 +446,6 @@ def _smallest_recorded_gap(records, lower):
 # A single replica with at least this many eigenvalues evaluates forces in
 # parallel over particles instead of in one thread.
 _PARALLEL_FORCE_N = 256
-
-
-def _initial_state(gas, x0, replicas, lower):  # the gpu facade's old import; goes with it
-    return gas.initial_states(x0, replicas)
 
 
 def _smallest_gaps(x, lower):

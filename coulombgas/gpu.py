@@ -23,14 +23,12 @@ import warnings
 
 import numpy as np
 
-from . import _rng
-from . import _validate as v
 from .cuda import device as _device
 from .cuda import forces as _forces
-from .cuda import sde as _sde
 from .cuda.device import DEVICES, available, simulator
 from .cuda.sde import MAX_N
 from .cuda.training import RBM_MAX_VALUES
+from .dynamics import simulate
 from .forces import coulomb_force, points_and_weights
 from .training import gaussian_rbm, phase_network, teacher_student
 
@@ -123,66 +121,14 @@ def simulate_cuda(gas, t_end: float, dt: float, *, x0=None, replicas: int = 1, r
     FloatingPointError
         The run diverged, crossed (Euler–Maruyama) or could not keep the eigenvalues apart.
     """
-    # Interim: the validation and the Trajectory below are dynamics.simulate's; once its
-    # device="cuda" branch calls cuda.sde.integrate itself, this becomes
-    # ``dynamics.simulate(gas, ..., device="cuda" if require("cuda", fallback=fallback) else "cpu")``.
-    from .dynamics import _CPU_ONLY, SCHEMES, Trajectory, _raise_on_status, _record_times, _step_count
-    from .dynamics import simulate as simulate_cpu
-    from .gas import CoulombGas
-    from .potentials import CUSTOM
-
-    if not isinstance(gas, CoulombGas):
-        raise TypeError(f"`gas` must be a CoulombGas, got {type(gas).__name__}")
     if scheme == "adaptive":
         warnings.warn("`scheme` 'adaptive' is deprecated: use 'adaptive-heun' (the same scheme)",
                       DeprecationWarning, stacklevel=2)
         scheme = "adaptive-heun"
-    scheme = v.one_of("scheme", scheme, tuple(SCHEMES))
-    if scheme in _CPU_ONLY:
-        # The implicit nearest-neighbour (prox) step has no CUDA kernel.
-        raise ValueError(f"`scheme` {scheme!r} has no CUDA kernel (the IMEX schemes run on the CPU only); "
-                         "use one of 'auto' (= 'adaptive-heun' here), 'adaptive-heun', 'adaptive-euler', "
-                         "'euler-maruyama', or coulombgas.simulate(..., device='cpu')")
-    if not require("cuda", fallback=fallback):
-        return simulate_cpu(gas, t_end, dt, x0=x0, replicas=replicas, record_every=record_every, scheme=scheme,
-                            seed=seed, max_gap_factor=max_gap_factor, max_refinements=max_refinements,
-                            chunk_records=chunk_records)
-    t_end = v.nonnegative("t_end", t_end)
-    dt = v.positive("dt", dt)
-    replicas = v.integer("replicas", replicas, minimum=1)
-    record_every = v.integer("record_every", record_every, minimum=1)
-    chosen = SCHEMES["adaptive-heun" if scheme == "auto" else scheme]
-    max_gap_factor = v.real("max_gap_factor", max_gap_factor)
-    if max_gap_factor <= 1.0:
-        raise ValueError(f"`max_gap_factor` must be > 1, got {max_gap_factor:g}")
-    max_refinements = v.integer("max_refinements", max_refinements, minimum=1, maximum=60)
-    n_steps, dt_eff = _step_count(t_end, dt)
-    n = gas.n
-    if n > MAX_N:
-        raise ValueError(f"`gas.n` must be <= {MAX_N} for simulate_cuda (one thread holds a replica), got {n}; "
-                         "use coulombgas.simulate (CPU, fast multipole forces) for large n")
-    kind, params, lower, a, c, w, s = gas.kernel_arrays()
-    if kind == CUSTOM:
-        raise ValueError("`gas.potential` must be a built-in potential on device='cuda' (a Custom potential's "
-                         "Numba function cannot run in a CUDA kernel); use device='cpu'")
-    x = gas.initial_states(x0, replicas)
-    n_records = n_steps // record_every + 1 + (n_steps % record_every > 0)
-    v.fits_in_memory("`replicas` x records x `n` (records = steps / `record_every` + 1)",
-                     8.0 * replicas * n * (n_records + 12))
-    if chunk_records is not None:
-        chunk_records = v.integer("chunk_records", chunk_records, minimum=1)
-    ss = _rng.seed_sequence(seed)
-    records, _, counts, gaps = _sde.integrate(x, kind, params, lower, a, c, w, s, chosen.name, dt_eff, n_steps,
-                                              record_every, max_gap_factor, max_refinements, ss, chunk_records)
-    _raise_on_status(counts, 0, dt_eff, None)  # counts[:, 3] counts from the start of the run
-    diagnostics = {
-        "steps": n_steps, "accepted": int(counts[:, 0].sum()), "rejected": int(counts[:, 1].sum()),
-        "implicit_pair_steps": int(counts[:, 4].sum()), "smallest_gap": float(gaps.min()),
-        "max_gap_factor": max_gap_factor, "max_refinements": max_refinements,
-        "device": "cuda-simulator" if simulator() else "cuda", "rng": _sde.RNG,
-    }
-    return Trajectory(t=_record_times(n_steps, record_every, dt_eff, t_end), x=records, gas=gas, scheme=chosen.name,
-                      dt=dt_eff, seed=_rng.seed_record(ss), diagnostics=diagnostics)
+    device = "cuda" if require("cuda", fallback=fallback) else "cpu"
+    return simulate(gas, t_end, dt, x0=x0, replicas=replicas, record_every=record_every, scheme=scheme, seed=seed,
+                    max_gap_factor=max_gap_factor, max_refinements=max_refinements, chunk_records=chunk_records,
+                    device=device)
 
 
 def teacher_student_cuda(*, lr: float = 0.1, batch_size: int = 16, eps: float = 0.1, models: int = 3000,
