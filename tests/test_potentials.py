@@ -22,7 +22,7 @@ def test_derivative_matches_finite_difference_and_kernel(pot):
     fd = (pot.value(x + h) - pot.value(x - h)) / (2 * h)
     np.testing.assert_allclose(pot.derivative(x), fd, rtol=1e-7, atol=1e-8)
     kind, params, _ = pot.kernel_data(3)
-    kernel = np.array([[P._dV(xi, i, kind, params) for i, xi in enumerate(row)] for row in x])
+    kernel = np.array([[P.dV_kernel(xi, i, kind, params) for i, xi in enumerate(row)] for row in x])
     np.testing.assert_allclose(kernel, pot.derivative(x), rtol=1e-14, atol=1e-14)
 
 
