@@ -93,6 +93,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 
 import numba
 import numpy as np
@@ -106,6 +107,7 @@ from .cuda import sde as cuda_sde
 from .forces import FAST_CROSSOVER
 from .gas import CoulombGas
 from .potentials import CUSTOM, LAGUERRE
+from .store import Interrupts, Pacer, RunInterrupted
 from .trajectory import Trajectory
 
 __all__ = ["simulate", "Trajectory", "SCHEMES", "Scheme", "default_x0"]
@@ -204,7 +206,10 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     resume : bool
         Continue the run stored in ``out`` (same gas, dt, scheme and seed required).
     chunk_records : int, optional
-        Records per chunk (progress and streaming granularity).
+        Records per chunk (progress and streaming granularity). Default: sized
+        by wall time, ~0.25 s of work per kernel call (splitting a record's steps
+        when one record takes longer), so Ctrl-C is answered within a second; the
+        results do not depend on the chunking.
     progress : bool, optional
         Show a tqdm progress bar (default: for runs with more than 1e7 particle-steps).
         ``progress``, ``resume`` and ``fallback`` must be real booleans.
@@ -293,9 +298,6 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
             chosen = SCHEMES["adaptive-heun"]
         return _simulate_cuda(gas, x, t, chosen, dt_eff, n_steps, record_every, max_gap_factor, max_refinements,
                               seed, chunk_records)
-    if chunk_records is None:
-        # About 1e7 particle-steps per chunk: responsive progress and Ctrl-C.
-        chunk_records = max(1, int(1e7 // max(1, replicas * n * record_every)))
 
     ss = _rng.seed_sequence(seed)
     seed_info = _rng.seed_record(ss)
@@ -316,14 +318,13 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
         if resume and store.records_done > 0:
             start_record = store.records_done
             x, states, stored_counts, gaps = store.state()
+            x, gaps = np.array(x), np.array(gaps)
             counts[:, : stored_counts.shape[1]] = stored_counts
             for gen, st in zip(gens, states):
                 gen.bit_generator.state = st
 
     records = np.empty((replicas, n_records, n))
     records[:, 0, :] = x
-    if store is not None and start_record > 0:
-        records[:, : start_record + 1, :] = store.read_x()
     run_replicas, run_single = kernels_for(gas.potential)
     typed_gens = numba.typed.List(gens)
     single = replicas == 1 and n >= _PARALLEL_FORCE_N
@@ -332,34 +333,63 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     adapt = True if imex is None else None
     fmm = FAST_ORDER if n >= FAST_CROSSOVER else None
     par = True if fmm is None else None
+
+    def advance(steps, every, into):  # x, gens, counts, gaps in place; a record every `every` steps
+        if single:
+            run_single(x[0], gens[0], steps, dt_eff, every, into[0], kind, params, lower, a, c, w, s,
+                       chosen.code, imex, adapt, max_gap_factor, max_refinements, counts[0], gaps[0], wall, par, fmm)
+        else:
+            run_replicas(x, typed_gens, steps, dt_eff, every, into, kind, params, lower, a, c, w, s,
+                         chosen.code, imex, adapt, max_gap_factor, max_refinements, counts, gaps, wall)
+
     show = progress if progress is not None else replicas * n * n_steps > 1e7
-    bar = _progress_bar(show, n_records - 1, start_record)
+    bar = None
     # Records 1 .. full are record_every steps apart; a last, shorter interval (the
     # remainder of the steps) ends exactly at t_end.
     full = n_steps // record_every
+    # Kernel calls of ~0.25 s of wall time (Pacer), so Ctrl-C is answered within a second at any
+    # size; a call may stop between records (`part` steps into the next one): the kernels carry
+    # nothing from step to step outside x, the streams, counts and gaps, so the split changes no bit.
+    pace = Pacer(start=1 if chunk_records is None else chunk_records * record_every, fixed=chunk_records is not None)
+    stop = Interrupts(active=store is not None)
     try:
-        done = start_record
+        stop.__enter__()
+        if store is not None and start_record > 0:
+            records[:, : start_record + 1, :] = store.read_x()
+        bar = _progress_bar(show, n_records - 1, start_record)
+        done, part = start_record, 0
         while done < n_records - 1:
-            if done < full:
-                todo = min(chunk_records, full - done)
-                per = record_every
-            else:
-                todo, per = 1, n_steps - full * record_every
-            chunk = np.empty((replicas, todo, n))
-            if single:
-                run_single(x[0], gens[0], todo * per, dt_eff, per, chunk[0], kind, params, lower, a, c, w, s,
-                           chosen.code, imex, adapt, max_gap_factor, max_refinements, counts[0], gaps[0], wall, par, fmm)
-            else:
-                run_replicas(x, typed_gens, todo * per, dt_eff, per, chunk, kind, params, lower, a, c, w, s,
-                             chosen.code, imex, adapt, max_gap_factor, max_refinements, counts, gaps, wall)
-            _raise_on_status(counts, min(done, full) * record_every, dt_eff, store)
+            per = record_every if done < full else n_steps - full * record_every
+            steps_before = min(done, full) * record_every + part
+            began = time.perf_counter()
+            if part == 0 and pace.size >= per:
+                todo = min(pace.size // per, full - done) if done < full else 1
+                chunk = np.empty((replicas, todo, n))
+                advance(todo * per, per, chunk)
+                pace.took(todo * per, time.perf_counter() - began)
+            else:  # less than a record per call
+                todo, taken = 1, min(pace.size, per - part)
+                chunk = np.empty((replicas, 1, n))
+                advance(taken, taken, chunk)
+                pace.took(taken, time.perf_counter() - began)
+                part += taken
+                _raise_on_status(counts, steps_before, dt_eff, store)
+                if part < per:
+                    if stop.pending:  # the record under way is dropped: its state was never committed
+                        raise RunInterrupted(store.path, done + 1)
+                    continue
+                part = 0
+            _raise_on_status(counts, steps_before, dt_eff, store)
             records[:, done + 1: done + 1 + todo, :] = chunk
             done += todo
             if store is not None:
                 store.append(chunk, x, [g.bit_generator.state for g in gens], counts, gaps)
+                if stop.pending:
+                    raise RunInterrupted(store.path, done + 1)
             if bar is not None:
                 bar.update(todo)
     finally:
+        stop.__exit__()
         if bar is not None:
             bar.close()
         if store is not None:

@@ -48,14 +48,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 
 import numpy as np
 
 __all__ = ["h5py_module", "json_default", "dumps", "write_json", "read_json", "ChunkedStore", "is_store",
-           "read_store", "TrajectoryStore", "read_trajectory_arrays", "FORMAT", "VERSION"]
+           "read_store", "TrajectoryStore", "read_trajectory_arrays", "FORMAT", "VERSION", "StoreError",
+           "RunInterrupted", "checksum", "open_h5", "Pacer", "Interrupts"]
 
 FORMAT = "coulombgas-store"
-VERSION = 1
+VERSION = 2
 # Target chunk size in elements (512 KiB of float64): small enough for h5py's per-dataset
 # chunk cache (set to 8 MiB below), large enough that a long run is a few thousand chunks.
 _CHUNK_ELEMENTS = 2**16
@@ -128,9 +130,139 @@ def _chunks(shape, rows_axis: bool) -> tuple:
     return tuple(out)
 
 
+# ------------------------------------------------------------------------------ checksums
+
+_WEIGHT_SEED = 0x636F756C  # fixed forever: the checksums of every file depend on it
+_weights_cache = np.zeros(0, dtype=np.uint64)
+
+
+def _weights(size: int) -> np.ndarray:
+    """The first ``size`` odd 64-bit weights of the checksum (one fixed stream, extended on demand)."""
+    global _weights_cache
+    if _weights_cache.size < size:
+        gen = np.random.Generator(np.random.PCG64(_WEIGHT_SEED))
+        _weights_cache = gen.integers(0, 2**64, size=max(size, 2 * _weights_cache.size), dtype=np.uint64,
+                                      endpoint=False) | np.uint64(1)
+    return _weights_cache[:size]
+
+
+def checksum(values, key_ndim: int = 0) -> np.ndarray:
+    """Checksum of each entry of the leading ``key_ndim`` axes of ``values`` (uint64).
+
+    The bytes behind one entry, read as 64-bit words u_1 … u_m (zero-padded),
+    give h = Σ_j w_j u_j mod 2^64 with fixed odd weights w_j (a multilinear hash,
+    Carter & Wegman 1979). Any change of a single word changes h (an odd w_j is
+    invertible mod 2^64), and a random change goes unseen with probability
+    2^-64. Unlike HDF5's Fletcher-32 filter it needs no filtered chunks, so a
+    write never moves a chunk or touches HDF5's metadata (see the module
+    docstring); NaN fill (an unwritten record) never hashes to the stored 0.
+    """
+    a = np.ascontiguousarray(values)
+    key = a.shape[:key_ndim]
+    b = a.reshape(key + (-1,)).view(np.uint8) if a.size else np.zeros(key + (0,), dtype=np.uint8)
+    pad = -b.shape[-1] % 8
+    if pad:
+        b = np.concatenate([b, np.zeros(key + (pad,), dtype=np.uint8)], axis=-1)
+    u = np.ascontiguousarray(b).view(np.uint64)
+    return (u * _weights(u.shape[-1])).sum(axis=-1, dtype=np.uint64)
+
+
+def _key_ndim(axes, rows) -> int:
+    """Axes one checksum covers the rest of: up to ``record``, else the row axis, else none."""
+    names = [a.rsplit("/", 1)[-1] for a in axes]
+    if "record" in names:
+        return names.index("record") + 1
+    return 1 if rows and axes and axes[0] == rows else 0
+
+
+class StoreError(ValueError):
+    """A store file that is empty, truncated, damaged, or cannot be continued (the message says which and why)."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C answered after the current chunk was committed: ``path`` holds ``records`` records."""
+
+    def __init__(self, path, records: int, what: str = "records"):
+        super().__init__(f"interrupted: {records} {what} kept in {path}")
+        self.path, self.records, self.what = path, records, what
+
+
+class Pacer:
+    """Work per uninterruptible call sized by wall time: each call should take about ``target`` seconds.
+
+    Numba kernels cannot be interrupted, so Ctrl-C is answered between calls;
+    calls of ~0.25 s answer it within a second at any problem size. The size
+    starts at ``start`` units and follows the measured rate (at most x4 per
+    call, so a slow first call, e.g. compiling, is not taken as the rate).
+    ``fixed=True`` keeps ``start`` (the caller chose the chunk).
+    """
+
+    def __init__(self, start: int = 1, target: float = 0.25, fixed: bool = False):
+        self.size, self.target, self.fixed = max(1, int(start)), target, fixed
+
+    def took(self, units: int, seconds: float) -> None:
+        if self.fixed or units < self.size:  # a short remainder says little about the rate
+            return
+        want = 4 * self.size if seconds <= 0 else int(units * self.target / seconds)
+        self.size = max(1, min(4 * self.size, want))
+
+
+class Interrupts:
+    """Ctrl-C (SIGINT) held until the caller's next commit: ``with Interrupts() as stop: ... stop.pending``.
+
+    The first SIGINT only sets ``pending`` (the loop commits its chunk, then
+    raises :class:`RunInterrupted`); a second one raises KeyboardInterrupt at
+    once. Outside the main thread, or with ``active=False``, nothing changes.
+    """
+
+    def __init__(self, active: bool = True):
+        self.active, self.pending, self._old = active, False, None
+
+    def _handler(self, signum, frame):
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if self.active and threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def open_h5(path, mode="r", **kw):
+    """``h5py.File(path, mode)``, with a :class:`StoreError` naming the file when HDF5 cannot open it."""
+    h5py = h5py_module()
+    path = os.fspath(path)
+    try:
+        return h5py.File(path, mode, **kw)
+    except (OSError, RuntimeError) as exc:
+        size = os.path.getsize(path) if os.path.exists(path) else None
+        if size is None:
+            raise
+        what = "empty (0 bytes)" if size == 0 else f"truncated or damaged ({size} bytes; HDF5 says: {exc})"
+        raise StoreError(f"{path} cannot be opened: the file is {what}. Nothing in it can be read; run again "
+                         "with a new path (or overwrite=True / --force), or restore a copy") from None
+
+
 def is_store(fh) -> bool:
     """Whether an open h5py file was written by :class:`ChunkedStore` (else: an older layout)."""
     return fh.attrs.get("format") == FORMAT
+
+
+def _early(h5py):
+    """A dataset creation list that allocates every chunk at creation (``H5D_ALLOC_TIME_EARLY``)."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return dcpl
 
 
 class ChunkedStore:
@@ -156,11 +288,16 @@ class ChunkedStore:
     rows : str or None
         The row axis (``"replica"``, ``"model"``): ``records_done`` has one count
         per row; None: one count.
+    state : dict, name -> array, optional
+        What :meth:`save_state` will store (examples: their shapes and dtypes
+        fix the space; a later value may have fewer rows). ``record`` is added.
+    rng_rows : int, optional
+        The number of PCG64 random-stream states :meth:`save_state` will store.
     resume : bool
         Reopen an existing file (its kind and ``meta`` must match) instead of
         refusing it. A missing file is created.
     overwrite : bool
-        Replace an existing file.
+        Replace an existing file (at the first commit, atomically).
     exists_hint : str
         The remedy named when the file exists and neither flag is set.
 
@@ -169,6 +306,8 @@ class ChunkedStore:
     ValueError
         ``out`` exists (without ``resume``/``overwrite``); on resume, a file of
         another kind, an older layout, or a different run.
+    StoreError
+        On resume, a file that is empty, damaged or has no commit that verifies.
 
     Examples
     --------
@@ -178,7 +317,8 @@ class ChunkedStore:
     >>> path = os.path.join(tempfile.mkdtemp(), "run.h5")
     >>> with ChunkedStore(path, kind="demo", meta={"seed": 1}, rows="replica",
     ...                   dims={"replica": 2, "record": 4, "mode": 3},
-    ...                   fields={"x": (("replica", "record", "mode"), "f8")}) as s:
+    ...                   fields={"x": (("replica", "record", "mode"), "f8")},
+    ...                   state={"x": np.zeros((2, 3))}) as s:
     ...     s.write("x", (slice(None), slice(0, 2)), np.ones((2, 2, 3)))
     ...     s.save_state({"x": np.ones((2, 3))}, record=2)
     ...     s.commit(2)
@@ -188,39 +328,68 @@ class ChunkedStore:
     """
 
     def __init__(self, path, *, kind: str, meta: dict, dims: dict, fields: dict, data: dict | None = None,
-                 rows: str | None = None, resume: bool = False, overwrite: bool = False,
+                 rows: str | None = None, state: dict | None = None, rng_rows: int | None = None,
+                 resume: bool = False, overwrite: bool = False,
                  exists_hint: str = "pass resume=True to continue it, or choose a new path"):
-        h5py = h5py_module()
+        h5py_module()
         self.path = os.fspath(path)
+        self.part = self.path + ".part"
         self.meta_json = dumps(meta)
+        self._handles, self._staged = {}, {}
         exists = os.path.exists(self.path)
         if exists and resume:
-            self.fh = h5py.File(self.path, "r+", rdcc_nbytes=_CACHE_BYTES)
+            self.fh = open_h5(self.path, "r+", rdcc_nbytes=_CACHE_BYTES)
+            self.live = True
             try:
                 self._check(kind, meta)
+                found = _committed(self.fh)
+                if found is None:
+                    raise StoreError(f"`resume`: {self.path} has no commit record that verifies (killed before "
+                                     "its first chunk, or damaged): nothing to continue; start again with a new "
+                                     "path or overwrite=True")
+                self.seq = found["seq"]
+                self._staged = found["state"]
+                self._marker = (found["lo"], found["hi"], found["record"])
             except ValueError:
                 self.fh.close()
                 raise
         else:
             if exists and not overwrite:
                 raise ValueError(f"`out` file {self.path} exists; {exists_hint}")
-            self.fh = h5py.File(self.path, "w", rdcc_nbytes=_CACHE_BYTES)
-            self._create(kind, dims, fields, data or {}, rows)
-        self._handles = {}
+            # Built beside the target and moved over it at the first commit: a run refused or
+            # killed before then leaves no file (and an overwritten one intact until then).
+            self.fh = h5py_module().File(self.part, "w", rdcc_nbytes=_CACHE_BYTES)
+            self.live, self.seq = False, 0
+            try:
+                self._create(kind, dims, fields, data or {}, rows, dict(state or {}), rng_rows)
+            except BaseException:
+                self.discard()
+                raise
+            n = self.fh["records_done"].shape
+            self._marker = (0, n[0] if n else 0, 0)
 
     # -- creation and checks -----------------------------------------------------------------
-    def _create(self, kind, dims, fields, data, rows):
+    def _create(self, kind, dims, fields, data, rows, state, rng_rows):
+        h5py = h5py_module()
         fh = self.fh
         fh.attrs["format"] = FORMAT
         fh.attrs["version"] = VERSION
         fh.attrs["kind"] = kind
         fh.attrs["meta"] = self.meta_json
+        fh.attrs["rows"] = rows or ""
         for name, size in dims.items():
-            scale = fh.create_dataset(name, data=np.arange(size or 0, dtype=np.int64),
-                                      maxshape=(size,), chunks=(1024,) if size is None else None)
+            scale = fh.create_dataset(name, data=np.arange(size or 0, dtype=np.int64), maxshape=(size,),
+                                      chunks=(1024,) if size is None else None, track_times=False,
+                                      dcpl=_early(h5py) if size is None else None)
             scale.make_scale(name.rsplit("/", 1)[-1])
+        sums = fh.create_group("checksums")
         for name, (axes, values) in data.items():
-            self._attach(fh.create_dataset(name, data=values), axes)
+            values = np.asarray(values)
+            self._attach(fh.create_dataset(name, data=values, track_times=False), axes)
+            sums.create_dataset(name, data=checksum(values, _key_ndim(axes, rows)), track_times=False)
+            sums[name].attrs["role"] = "data"
+        # Every chunk is allocated now (early allocation), so a write during the run only
+        # overwrites bytes in place: no HDF5 metadata changes after creation (module docstring).
         for name, (axes, dtype) in fields.items():
             dtype = np.dtype(dtype)
             shape = tuple(dims[a] or 0 for a in axes)
@@ -228,13 +397,32 @@ class ChunkedStore:
             fill = np.nan if dtype.kind == "f" else 0
             chunk_shape = [dims[a] if dims[a] is not None else 1024 for a in axes]
             ds = fh.create_dataset(name, shape=shape, maxshape=maxshape, dtype=dtype, fillvalue=fill,
-                                   chunks=_chunks(chunk_shape, rows_axis=bool(rows) and axes[0] == rows))
+                                   chunks=_chunks(chunk_shape, rows_axis=bool(rows) and axes[0] == rows),
+                                   track_times=False, dcpl=_early(h5py))
             self._attach(ds, axes)
-        done = fh.create_dataset("records_done", data=np.zeros(dims[rows] if rows else (), dtype=np.int64))
+            k = _key_ndim(axes, rows)
+            sums.create_dataset(name, shape=shape[:k], maxshape=maxshape[:k], dtype=np.uint64, fillvalue=0,
+                                chunks=_chunks(chunk_shape[:k], rows_axis=False) if k else None,
+                                track_times=False, dcpl=_early(h5py))
+            sums[name].attrs["role"] = ("record" if k and axes[k - 1].rsplit("/", 1)[-1] == "record"
+                                        else "row" if k else "once")
+        done = fh.create_dataset("records_done", data=np.zeros(dims[rows] if rows else (), dtype=np.int64),
+                                 track_times=False)
         if rows:
             self._attach(done, (rows,))
-        fh.create_group("state")
-        fh.flush()
+        state["record"] = np.int64(0)
+        if rng_rows is not None:
+            state["bit_generators"] = np.zeros((rng_rows, 6), dtype=np.uint64)
+        names = sorted(state)
+        self._staged = {key: np.asarray(state[key])[:0] if key == "bit_generators" else np.zeros_like(state[key])
+                        for key in names}
+        for slot in _SLOTS:
+            grp = fh.create_group(slot)
+            for key in names:
+                grp.create_dataset(key, data=np.zeros_like(np.asarray(state[key])), track_times=False)
+            grp.create_dataset("lengths", data=np.zeros(len(names), dtype=np.int64), track_times=False)
+            grp.create_dataset("commit", data=np.zeros(4, dtype=np.int64), track_times=False)
+            grp.create_dataset("checksum", data=np.uint64(0), track_times=False)
 
     def _attach(self, ds, axes):
         for i, axis in enumerate(axes):
@@ -243,9 +431,11 @@ class ChunkedStore:
 
     def _check(self, kind, meta):
         fh = self.fh
-        if not is_store(fh):
-            raise ValueError(f"`resume`: {self.path} was written by an older coulombgas (before the one "
-                             "store); it still loads, but cannot be continued: start a new file")
+        if "meta" not in fh.attrs:
+            raise StoreError(f"`resume`: {self.path} is not a coulombgas file; choose another path")
+        if not is_store(fh) or int(fh.attrs["version"]) < VERSION:
+            raise ValueError(f"`resume`: {self.path} was written by an older coulombgas (before checksummed "
+                             "commits); it still loads, but cannot be continued: start a new file")
         if fh.attrs["kind"] != kind:
             raise ValueError(f"`resume`: {self.path} holds a {fh.attrs['kind']}, not a {kind}")
         if fh.attrs["meta"] != self.meta_json:
@@ -264,11 +454,45 @@ class ChunkedStore:
         return ds
 
     def write(self, name, index, value) -> None:
-        """``dataset[index] = value`` (no flush: :meth:`commit` makes it durable)."""
-        self.dataset(name)[index] = value
+        """``dataset[index] = value`` and its checksums (no flush: :meth:`commit` makes it durable).
+
+        ``index`` addresses the axes a checksum is kept for (row and record, or
+        the row, or nothing) and ``value`` holds the whole trailing axes.
+        """
+        ds = self.dataset(name)
+        sums = self.dataset(f"checksums/{name}")
+        value = np.asarray(value, dtype=ds.dtype)
+        ds[index] = value
+        if sums.ndim:
+            shape = _index_shape(index, sums.shape)
+            sums[index] = checksum(value.reshape(shape + ds.shape[sums.ndim:]), len(shape))
+        else:
+            sums[()] = checksum(value)
+
+    def verified(self, name, rows=slice(None), upto: int | None = None) -> np.ndarray:
+        """``dataset[rows, :upto]`` (or ``[:upto]``) after checking it against its checksums."""
+        ds, sums = self.dataset(name), self.dataset(f"checksums/{name}")
+        index = (rows, slice(0, upto)) if sums.ndim == 2 else (slice(0, upto),) if sums.ndim == 1 else ()
+        values = ds[index]
+        bad = np.argwhere(checksum(values, sums.ndim) != sums[index])
+        if bad.size:
+            raise StoreError(_damage(self.path, name, bad, sums.ndim, self.fh.attrs.get("rows", ""),
+                                     resume=True))
+        return values
 
     def grow(self, axis: str, size: int) -> None:
-        """Resize the growable axis ``axis`` (and every dataset along it) to ``size``."""
+        """Resize the growable axis ``axis`` (and every dataset along it) to ``size``.
+
+        Resizing changes HDF5 metadata, which a kill could leave half written,
+        so it is done on a copy (``path.part``) that the next :meth:`commit`
+        moves over the file: a killed run leaves the old file whole. Doubling
+        the size each time keeps the copying under twice the final file.
+        """
+        if self.live:
+            self.fh.close()
+            shutil.copyfile(self.path, self.part)
+            self.fh = h5py_module().File(self.part, "r+", rdcc_nbytes=_CACHE_BYTES)
+            self.live, self._handles = False, {}
         scale = self.dataset(axis)
         old = scale.shape[0]
         scale.resize((size,))
@@ -276,6 +500,9 @@ class ChunkedStore:
             scale[old:] = np.arange(old, size)
         for ds, i in self._along(axis):
             ds.resize(size, axis=i)
+            sums = self.dataset(f"checksums/{ds.name.lstrip('/')}")
+            if sums.ndim > i:
+                sums.resize(size, axis=i)
 
     def _along(self, axis):
         """(dataset, axis index) of every dataset attached to the scale ``axis`` (cached)."""
@@ -285,7 +512,7 @@ class ChunkedStore:
             found = []
 
             def visit(_, obj):
-                if hasattr(obj, "dims") and not obj.is_scale:
+                if hasattr(obj, "dims") and not obj.is_scale and not obj.name.startswith("/checksums/"):
                     found.extend((obj, i) for i in range(obj.ndim)
                                  if any(s.name == name for s in obj.dims[i].values()))
             self.fh.visititems(visit)
@@ -294,54 +521,94 @@ class ChunkedStore:
 
     @property
     def done(self) -> np.ndarray:
-        """Complete leading records: one count per row (or a 0-d array)."""
-        return self.fh["records_done"][()]
+        """Committed leading records: one count per row (or a 0-d array)."""
+        done = self.fh["records_done"][()].copy()
+        lo, hi, record = self._marker
+        if done.ndim:
+            done[lo:hi] = record
+            return done
+        return np.int64(record)
 
     def commit(self, done, rows=()) -> None:
-        """Flush the records and state written so far, then set the marker ``records_done[rows] = done``."""
+        """Make the records written so far and the staged state durable, with the marker ``done``.
+
+        Order: a flush (records and their checksums reach the file), then the
+        staged state and the marker (``done`` for ``rows``) into the older of
+        the two state slots with a checksum over both, a second flush, then the
+        ``records_done`` mirror. A kill before the slot's checksum is on disk
+        leaves the other slot, one commit older, as the resume point; a kill
+        after it leaves this one. The first commit moves the new file (built as
+        ``path.part``) over ``path``.
+        """
+        self.fh.flush()
+        n = self.fh["records_done"].shape
+        lo, hi = (rows.start or 0, n[0] if rows.stop is None else rows.stop) if isinstance(rows, slice) \
+            else (0, n[0] if n else 0)
+        self.seq += 1
+        grp = self.fh[_SLOTS[self.seq % 2]]
+        names = sorted(self._staged)
+        values = [np.asarray(self._staged[key]) for key in names]
+        lengths = np.array([v.shape[0] if v.ndim else 1 for v in values], dtype=np.int64)
+        for key, value in zip(names, values):
+            if value.ndim:
+                grp[key][: value.shape[0]] = value
+            else:
+                grp[key][()] = value
+        marker = np.array([self.seq, int(np.max(done)), lo, hi], dtype=np.int64)
+        grp["lengths"][...] = lengths
+        grp["commit"][...] = marker
+        grp["checksum"][()] = _slot_checksum(marker, lengths, values)
         self.fh.flush()
         self.fh["records_done"][rows] = done
-        self.fh.flush()
+        self._marker = (lo, hi, int(marker[1]))
+        if not self.live:
+            self.fh.close()
+            with open(self.part, "rb+") as fd:  # durable before it takes the name (an OS crash, too)
+                os.fsync(fd.fileno())
+            os.replace(self.part, self.path)
+            self.fh = h5py_module().File(self.path, "r+", rdcc_nbytes=_CACHE_BYTES)
+            self.live, self._handles = True, {}
 
     # -- resumable state ---------------------------------------------------------------------
     def save_state(self, arrays: dict, rng_states=None, record: int | None = None) -> None:
-        """Store the state to continue from as datasets under ``/state`` (replaced, not appended).
+        """Stage the state to continue from; :meth:`commit` stores it with its marker.
 
-        ``rng_states`` are ``bit_generator.state`` dicts, one per row: PCG64 ones
-        (what :mod:`coulombgas._rng` makes) are packed into a (rows, 6) uint64
-        array (state and increment as 64-bit halves, ``has_uint32``,
-        ``uinteger``), any other kind is kept as one JSON string per row.
+        ``arrays`` must be among those given as ``state`` at creation (same
+        trailing shape, at most as many rows). ``rng_states`` are PCG64
+        ``bit_generator.state`` dicts, one per row (what :mod:`coulombgas._rng`
+        makes), packed as a (rows, 6) uint64 array (state and increment as
+        64-bit halves, ``has_uint32``, ``uinteger``).
         """
         clash = _RESERVED.intersection(arrays)
         if clash:
             raise ValueError(f"state arrays must not be named {sorted(clash)} (the store's own)")
-        items = dict(arrays)
+        grp = self.fh[_SLOTS[0]]
+        items = {key: np.array(value, copy=True) for key, value in arrays.items()}
         if rng_states is not None:
             items["bit_generators"] = _pack_states(rng_states)
         if record is not None:
             items["record"] = np.int64(record)
-        grp = self.fh["state"]
         for key, value in items.items():
-            value = np.asarray(value)
-            old = self._handles.get(f"state/{key}") or grp.get(key)
-            if old is not None and (old.shape != value.shape or old.dtype != value.dtype
-                                    and (value.dtype == object or old.dtype.kind == "O")):
-                del grp[key]
-                old = None
-            if old is None:
-                old = grp.create_dataset(key, data=value,
-                                         dtype=h5py_module().string_dtype() if value.dtype == object else None)
-            else:
-                old[...] = value
-            self._handles[f"state/{key}"] = old
+            if key not in grp:
+                raise ValueError(f"state {key!r} was not declared when the store was created")
+            space = grp[key]
+            if value.shape != space.shape and (value.ndim != space.ndim or value.shape[1:] != space.shape[1:]
+                                               or value.shape[0] > space.shape[0]):
+                raise ValueError(f"state {key!r} has shape {value.shape}; the file has room for {space.shape}")
+        self._staged.update(items)
 
     def state(self) -> dict:
-        """The saved state: its arrays, ``"bit_generators"`` (list of states) and ``"record"``."""
-        return {key: _unpack_states(ds) if key == "bit_generators" else ds[()]
-                for key, ds in self.fh["state"].items()}
+        """The committed state: its arrays, ``"bit_generators"`` (list of states) and ``"record"``."""
+        return _state_values(self._staged)
 
     def flush(self) -> None:
         self.fh.flush()
+
+    def discard(self) -> None:
+        """Close, and delete the file if it was never committed (a refused or failed start leaves nothing)."""
+        self.close()
+        if not self.live and os.path.exists(self.part):
+            os.remove(self.part)
 
     def close(self) -> None:
         if self.fh.id.valid:
@@ -351,56 +618,169 @@ class ChunkedStore:
         return self
 
     def __exit__(self, *exc) -> None:  # closes on any exit; exceptions propagate
+        if exc[0] is not None and not self.live:
+            self.discard()
         self.close()
 
 
+_SLOTS = ("state/0", "state/1")
+_SLOT_OWN = frozenset({"lengths", "commit", "checksum"})
 _LOW = (1 << 64) - 1
 
 
+def _slot_checksum(marker, lengths, values) -> np.uint64:
+    """One checksum over a state slot: the marker, the row counts and each array's used rows."""
+    parts = [np.ascontiguousarray(marker).view(np.uint8).ravel(), np.ascontiguousarray(lengths).view(np.uint8).ravel()]
+    for value, length in zip(values, lengths):
+        used = value[:length] if value.ndim else value
+        parts.append(np.ascontiguousarray(used).reshape(-1).view(np.uint8))
+    return checksum(np.concatenate(parts))
+
+
+def _committed(fh):
+    """The newest state slot whose checksum verifies: {"seq", "record", "lo", "hi", "state"}; None if none."""
+    best = None
+    if "state" not in fh or _SLOTS[0] not in fh:
+        return None
+    for slot in _SLOTS:
+        grp = fh[slot]
+        marker, lengths = grp["commit"][()], grp["lengths"][()]
+        names = sorted(k for k in grp if k not in _SLOT_OWN)
+        values = [grp[k][()] for k in names]
+        if marker[0] <= 0 or np.any(lengths < 0) or _slot_checksum(marker, lengths, values) != grp["checksum"][()]:
+            continue
+        if best is None or marker[0] > best["seq"]:
+            state = {k: (v[:n] if v.ndim else v) for k, v, n in zip(names, values, lengths)}
+            best = {"seq": int(marker[0]), "record": int(marker[1]), "lo": int(marker[2]), "hi": int(marker[3]),
+                    "state": state}
+    return best
+
+
+def _state_values(raw) -> dict:
+    return {key: _unpack_states(value) if key == "bit_generators" else value for key, value in raw.items()}
+
+
 def _pack_states(states) -> np.ndarray:
-    """Bit-generator states as an array: (rows, 6) uint64 when all are PCG64, else JSON strings."""
-    if all(st.get("bit_generator") == "PCG64" for st in states):
-        out = np.empty((len(states), 6), dtype=np.uint64)
-        for row, st in zip(out, states):
-            s, inc = int(st["state"]["state"]), int(st["state"]["inc"])
-            row[:] = (s >> 64, s & _LOW, inc >> 64, inc & _LOW, int(st["has_uint32"]), int(st["uinteger"]))
-        return out
-    return np.array([json.dumps(st, default=json_default) for st in states], dtype=object)
+    """PCG64 bit-generator states as a (rows, 6) uint64 array."""
+    out = np.empty((len(states), 6), dtype=np.uint64)
+    for row, st in zip(out, states):
+        if st.get("bit_generator") != "PCG64":
+            raise ValueError(f"only PCG64 streams can be stored, got {st.get('bit_generator')}")
+        s, inc = int(st["state"]["state"]), int(st["state"]["inc"])
+        row[:] = (s >> 64, s & _LOW, inc >> 64, inc & _LOW, int(st["has_uint32"]), int(st["uinteger"]))
+    return out
 
 
-def _unpack_states(ds) -> list:
-    if ds.dtype.kind == "O":
-        return [json.loads(text) for text in ds.asstr()[()]]
+def _unpack_states(arr) -> list:
+    if getattr(arr, "dtype", None) is not None and arr.dtype.kind == "O":  # version 1 JSON strings
+        return [json.loads(text if isinstance(text, str) else text.decode()) for text in arr]
     return [{"bit_generator": "PCG64", "state": {"state": (int(a) << 64) | int(b), "inc": (int(c) << 64) | int(d)},
-             "has_uint32": int(e), "uinteger": int(f)} for a, b, c, d, e, f in ds[()]]
+             "has_uint32": int(e), "uinteger": int(f)} for a, b, c, d, e, f in arr]
 
 
-def read_store(path_or_file) -> dict:
+def _index_shape(index, shape) -> tuple:
+    """The shape ``array[index]`` has for an array of ``shape`` (ints and slices; no array built)."""
+    index = index if isinstance(index, tuple) else (index,)
+    out = []
+    for i, size in enumerate(shape):
+        item = index[i] if i < len(index) else slice(None)
+        if isinstance(item, slice):
+            out.append(len(range(*item.indices(size))))
+        elif not isinstance(item, (int, np.integer)):
+            raise TypeError(f"store indices are ints and slices, got {type(item).__name__}")
+    return tuple(out)
+
+
+def _damage(path, name, bad, key_ndim, rows, resume=False) -> str:
+    """The message for a checksum mismatch: the file, the dataset and its first bad record."""
+    first = bad[np.lexsort((bad[:, 0], bad[:, -1]))][0] if key_ndim else ()
+    if key_ndim == 2:
+        where, good = f"record {int(first[1])} of {rows or 'row'} {int(first[0])}", int(first[1])
+    elif key_ndim == 1:
+        where, good = f"entry {int(first[0])}", int(first[0])
+    else:
+        where, good = "its only entry", 0
+    then = ("it cannot be continued bit for bit: start again with a new path (or overwrite=True / --force)"
+            if resume else "the records before it are intact: read them with "
+            f"coulombgas.store.read_store({path!r}, prefix=True)")
+    return (f"{path} is damaged: {where} of '{name}' does not match its checksum ({good} good records "
+            f"before it); {then}")
+
+
+def read_store(path_or_file, *, prefix: bool = False) -> dict:
     """Everything in a store as plain values: ``kind``, ``meta`` (dict), ``done``, each dataset, ``state``.
 
     Datasets are read whole (named by their path, e.g. ``"spectra/w/eigenvalues"``);
-    the caller cuts them at ``done``. Axis-scale datasets are left out.
+    the caller cuts them at ``done``. Axis-scale datasets are left out. The
+    committed records are checked against their checksums: a mismatch raises
+    :class:`StoreError` naming the file and the first bad record, unless
+    ``prefix=True``, which cuts ``done`` before it (the good records).
     """
     def read(fh):
+        name = fh.filename
         if not is_store(fh):
-            raise ValueError(f"{fh.filename} is not a coulombgas store file")
-        out = {"kind": str(fh.attrs["kind"]), "meta": json.loads(fh.attrs["meta"]),
-               "done": fh["records_done"][()], "arrays": {}, "state": {}}
+            raise ValueError(f"{name} is not a coulombgas store file")
+        out = {"kind": str(fh.attrs["kind"]), "meta": json.loads(fh.attrs["meta"]), "arrays": {}, "state": {}}
+        if int(fh.attrs["version"]) < 2:  # the first store: a marker, no checksums
+            out["done"] = fh["records_done"][()]
 
-        def visit(name, obj):
-            if not hasattr(obj, "dtype") or name == "records_done" or obj.is_scale:
-                return
-            if name.startswith("state/"):
-                key = name[len("state/"):]
-                out["state"][key] = _unpack_states(obj) if key == "bit_generators" else obj[()]
-            else:
-                out["arrays"][name] = obj[()]
+            def visit(key, obj):
+                if not hasattr(obj, "dtype") or key == "records_done" or obj.is_scale:
+                    return
+                if key.startswith("state/"):
+                    sub = key[len("state/"):]
+                    out["state"][sub] = _unpack_states(obj[()]) if sub == "bit_generators" else obj[()]
+                else:
+                    out["arrays"][key] = obj[()]
+            fh.visititems(visit)
+            return out
+        found = _committed(fh)
+        if found is None:
+            raise StoreError(f"{name} holds no commit record that verifies (killed before its first chunk was "
+                             "committed, or damaged): no records can be trusted; run it again")
+        done = fh["records_done"][()].copy()
+        if done.ndim:
+            done[found["lo"]: found["hi"]] = found["record"]
+        else:
+            done = np.int64(found["record"])
+        out["state"] = _state_values(found["state"])
+
+        def visit(key, obj):
+            if hasattr(obj, "dtype") and not obj.is_scale and key != "records_done" \
+                    and not key.startswith(("state/", "checksums/")):
+                out["arrays"][key] = obj[()]
         fh.visititems(visit)
+        rows = str(fh.attrs.get("rows", ""))
+        lo, hi = found["lo"], found["hi"]
+        for key, values in out["arrays"].items():
+            sums_ds = fh[f"checksums/{key}"]
+            sums, role = sums_ds[()], sums_ds.attrs.get("role", "data")
+            k = sums.ndim
+            mismatch = np.asarray(checksum(values, k) != sums)
+            if role == "record":  # only committed records count: later ones may be half written
+                mismatch &= np.arange(sums.shape[-1]) < (done.reshape(-1, 1) if k == 2 else done)
+            elif role == "row":  # a per-row field rewritten each commit: the committed state says
+                if key in found["state"]:
+                    values[lo:hi] = found["state"][key][: hi - lo]
+                    mismatch[lo:hi] = False
+                mismatch &= done > 0
+            elif role == "once":
+                mismatch &= done > 0
+            bad = np.argwhere(mismatch)
+            if not bad.size:
+                continue
+            if not prefix:
+                raise StoreError(_damage(name, key, bad, k, rows))
+            if role == "row":
+                done[bad[:, 0]] = 0
+            else:
+                done = np.minimum(done, int(bad[:, -1].min()) if k else 0)
+        out["done"] = done
         return out
 
     if hasattr(path_or_file, "attrs"):
         return read(path_or_file)
-    with h5py_module().File(os.fspath(path_or_file), "r") as fh:
+    with open_h5(path_or_file, "r") as fh:
         return read(fh)
 
 
@@ -424,22 +804,24 @@ class TrajectoryStore:
                 "t_end": t_end, "replicas": replicas, "n_records": n_records}
         if t is None:
             t = np.arange(n_records) * (record_every * dt)
+        counts = np.zeros((replicas, n_counts), dtype=np.int64)
+        gaps = np.full((replicas, 1), np.inf)
         self._store = ChunkedStore(
             path, kind="trajectory", meta=meta, rows="replica", resume=resume,
             dims={"replica": replicas, "record": n_records, "mode": n},
             fields={"x": (("replica", "record", "mode"), "f8")},
-            data={"t": (("record",), np.asarray(t, dtype=np.float64))})
+            data={"t": (("record",), np.asarray(t, dtype=np.float64))},
+            state={"x": x0, "counts": counts, "gaps": gaps}, rng_rows=replicas)
         self.path = self._store.path
-        if "record" not in self._store.fh["state"]:  # a new file (or one killed before its first flush)
+        if not self._store.live:  # a new file: record 0 and the start, committed (the file appears now)
             self._store.write("x", (slice(None), 0), x0)
-            self._store.save_state({"x": x0, "counts": np.zeros((replicas, n_counts), dtype=np.int64),
-                                    "gaps": np.full((replicas, 1), np.inf)}, rng_states=[], record=0)
+            self._store.save_state({"x": x0, "counts": counts, "gaps": gaps}, rng_states=[], record=0)
             self._store.commit(1)
 
     @property
     def records_done(self) -> int:
-        """Records after record 0 that the saved state belongs to (the resume point)."""
-        return int(self._store.fh["state/record"][()])
+        """Records after record 0 that the committed state belongs to (the resume point)."""
+        return int(self._store.state()["record"])
 
     def state(self):
         """(x, rng states, counts, gaps) at the last committed chunk."""
@@ -448,7 +830,7 @@ class TrajectoryStore:
 
     def read_x(self) -> np.ndarray:
         """Records 0 .. :attr:`records_done` (the ones the state continues from)."""
-        return self._store.dataset("x")[:, : self.records_done + 1, :]
+        return self._store.verified("x", slice(None), self.records_done + 1)
 
     def append(self, chunk, x, rng_states, counts, gaps) -> None:
         """Write one chunk of records (replicas, k, n) and the state to continue from; commit."""
@@ -459,30 +841,37 @@ class TrajectoryStore:
         self._store.commit(done + k + 1)
 
     def close(self) -> None:
-        self._store.close()
+        self._store.discard()
 
 
-def read_trajectory_arrays(path) -> dict:
+def read_trajectory_arrays(path, *, prefix: bool = False) -> dict:
     """The records a streamed run wrote so far, as plain values for ``Trajectory``.
 
     Returns a dict with ``t`` (records,), ``x`` (replicas, records, n), ``gas``
     (the :meth:`CoulombGas.to_dict` form), ``scheme``, ``dt``, ``seed`` and
     ``diagnostics`` (``steps``, ``accepted``, ``rejected``, ``smallest_gap``,
-    ``complete``). Reads the current layout and the one before the store
-    (``attrs["records_done"]``, JSON random-stream states).
+    ``complete``). Reads the current layout and the ones before (the first
+    store; before it, ``attrs["records_done"]`` and JSON random-stream states).
+    Records are checked against their checksums (:func:`read_store`;
+    ``prefix=True`` keeps the good ones before a damaged record).
     """
-    with h5py_module().File(os.fspath(path), "r") as f:
+    with open_h5(path, "r") as f:
+        if "meta" not in f.attrs:
+            raise ValueError(f"{os.fspath(path)} is not a file written by coulombgas")
         meta = json.loads(f.attrs["meta"])
         if is_store(f):
             if f.attrs["kind"] != "trajectory":
                 raise ValueError(f"{os.fspath(path)} holds a {f.attrs['kind']}, not a trajectory")
-            records = int(np.min(f["records_done"][()]))
+            stored = read_store(f, prefix=prefix)
+            records = int(np.min(stored["done"]))
+            x, t = stored["arrays"]["x"][:, :records, :], stored["arrays"]["t"][:records]
+            counts, gaps = stored["state"]["counts"], stored["state"]["gaps"]
         else:  # the layout before the one store: the marker counted the records after record 0
             records = int(f.attrs["records_done"]) + 1
-        x = f["x"][:, :records, :]
-        t = f["t"][:records]
-        counts = f["state/counts"][()]
-        gaps = f["state/gaps"][()]
+            x = f["x"][:, :records, :]
+            t = f["t"][:records]
+            counts = f["state/counts"][()]
+            gaps = f["state/gaps"][()]
     done = records - 1
     steps = min(done * meta["record_every"], int(round(meta["t_end"] / meta["dt"]))) if meta["dt"] > 0 else 0
     diagnostics = {"steps": steps, "accepted": int(counts[:, 0].sum()), "rejected": int(counts[:, 1].sum()),

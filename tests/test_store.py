@@ -111,7 +111,8 @@ def _small(path, **kw):
     return st.ChunkedStore(path, kind="test", meta={"a": 1, "seed": {"entropy": 5, "spawn_key": []}},
                            dims={"replica": 2, "record": 4, "mode": 3},
                            fields={"x": (("replica", "record", "mode"), "f8"), "flag": (("replica",), "i8")},
-                           data={"t": (("record",), np.arange(4.0) / 2)}, rows="replica", **kw)
+                           data={"t": (("record",), np.arange(4.0) / 2)}, rows="replica",
+                           state={"x": np.zeros((2, 3))}, rng_rows=2, **kw)
 
 
 def test_store_records_state_and_marker(tmp_path):
@@ -121,9 +122,12 @@ def test_store_records_state_and_marker(tmp_path):
     with _small(path) as s:
         assert s.done.tolist() == [0, 0]
         s.write("x", (slice(None), slice(0, 2)), x[:, :2])
+        assert not path.exists()  # built as s.h5.part; it takes the name at the first commit
         s.save_state({"x": x[:, 1]}, [g.bit_generator.state for g in gens], record=2)
         s.commit(2)
+        assert path.exists() and not (tmp_path / "s.h5.part").exists()
         s.write("x", (slice(None), 2), x[:, 2])  # written, never committed: not a record yet
+        s.save_state({"x": x[:, 2]}, record=3)  # staged, never committed: not the state yet
     back = st.read_store(path)
     assert back["kind"] == "test" and back["meta"] == {"a": 1, "seed": {"entropy": 5, "spawn_key": []}}
     assert back["done"].tolist() == [2, 2]
@@ -131,6 +135,7 @@ def test_store_records_state_and_marker(tmp_path):
     assert np.isnan(back["arrays"]["x"][:, 3]).all()  # unwritten entries are the fill value
     np.testing.assert_array_equal(back["arrays"]["t"], np.arange(4.0) / 2)
     assert back["state"]["record"] == 2
+    np.testing.assert_array_equal(back["state"]["x"], x[:, 1])
     assert back["state"]["bit_generators"] == [g.bit_generator.state for g in gens]
     # Reopened for resume: the state comes back as saved, and a stream set from it continues exactly.
     with _small(path, resume=True) as s:
@@ -139,21 +144,33 @@ def test_store_records_state_and_marker(tmp_path):
         g = np.random.default_rng()
         g.bit_generator.state = state["bit_generators"][1]
         assert g.random() == gens[1].random()
-        s.save_state({"x": np.zeros((1, 3))}, [gens[0].bit_generator.state], record=3)  # shape changed
+        s.save_state({"x": np.zeros((1, 3))}, [gens[0].bit_generator.state], record=3)  # fewer rows
+        s.commit(3, slice(0, 1))
         assert s.state()["x"].shape == (1, 3) and len(s.state()["bit_generators"]) == 1
         with pytest.raises(ValueError, match="must not be named"):
             s.save_state({"record": np.zeros(1)})
-    with h5py.File(path) as fh:
-        assert set(fh["state"]) == {"x", "bit_generators", "record"}  # datasets, replaced, never attributes
-        assert set(fh.attrs) == {"format", "version", "kind", "meta"}
+        with pytest.raises(ValueError, match="was not declared"):
+            s.save_state({"y": np.zeros(1)})
+        with pytest.raises(ValueError, match=r"has room for \(2, 3\)"):
+            s.save_state({"x": np.zeros((3, 3))})
+    back = st.read_store(path)
+    assert back["done"].tolist() == [3, 2] and back["state"]["x"].shape == (1, 3)
+    with h5py.File(path) as fh:  # two state slots of fixed size, never attributes
+        assert set(fh["state"]) == {"0", "1"}
+        assert set(fh["state/0"]) == {"x", "bit_generators", "record", "lengths", "commit", "checksum"}
+        assert set(fh.attrs) == {"format", "version", "kind", "meta", "rows"}
 
 
 def test_store_refuses_existing_other_kind_and_other_run(tmp_path):
     path = tmp_path / "s.h5"
     _small(path).close()
+    assert not path.exists()  # never committed: a refused or failed start leaves no file
+    with _small(path) as s:
+        s.commit(0)
     with pytest.raises(ValueError, match="exists; pass resume=True"):
         _small(path)
-    _small(path, overwrite=True).close()
+    with _small(path, overwrite=True) as s:
+        s.commit(0)
     with pytest.raises(ValueError, match="holds a test, not a trajectory"):
         st.ChunkedStore(path, kind="trajectory", meta={}, dims={}, fields={}, resume=True)
     with pytest.raises(ValueError, match=r"different run, made with other parameters \(a, b differ\)"):
@@ -168,6 +185,8 @@ def test_store_grows_an_open_axis(tmp_path):
         for r in range(40):
             if r >= s.dataset("v").shape[0]:
                 s.grow("record", max(16, 2 * s.dataset("v").shape[0]))
+                if r:  # resized on a copy: the file keeps its committed form until the next commit
+                    assert st.read_store(path)["arrays"]["v"].shape == (r,)
             s.write("v", r, r)
             s.write("g/w", r, [r, -r])
             s.commit(r + 1)

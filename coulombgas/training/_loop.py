@@ -30,13 +30,14 @@ exactly), and assembles the :class:`~coulombgas.training.harvest.Harvest`.
 from __future__ import annotations
 
 import os
+import time
 
 import numba
 import numpy as np
 
 from .. import _rng
 from .. import _validate as v
-from ..store import ChunkedStore
+from ..store import ChunkedStore, Interrupts, RunInterrupted
 from .harvest import Harvest, spectra_of
 
 __all__ = ["check_common", "check_run_options", "check_footprint", "run_ensemble", "record_steps",
@@ -44,6 +45,8 @@ __all__ = ["check_common", "check_run_options", "check_footprint", "run_ensemble
 
 # Bytes one model's random stream costs (Generator + PCG64 + SeedSequence objects), measured ~1.2 KB.
 _STREAM_BYTES = 2048
+# Wall time between commits of a streamed run (each commit costs two flushes).
+_COMMIT_SECONDS = 0.25
 
 
 def check_common(lr, batch_size, models, steps, record_every):
@@ -127,7 +130,9 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
 
         bar = tqdm(total=models * steps, unit="update", desc=name, leave=False)
     pieces = []
+    stop = Interrupts(active=store is not None)
     try:
+        stop.__enter__()
         for lo in range(0, models, block_models):
             hi = min(models, lo + block_models)
             if store is not None and store.block_done(lo):
@@ -147,18 +152,26 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
                 store.read_piece(lo, hi, first, piece)
                 if bar is not None:
                     bar.update((hi - lo) * int(at[first - 1]))
+            committed = time.perf_counter()
             for r in range(first, len(at)):
                 todo = int(at[r] - (at[r - 1] if r else 0))
                 loss = advance(data, state, typed, todo, params)
                 _record(piece, r, state, loss, gram, record_weights)
                 if store is not None:
-                    store.write(lo, hi, r, piece, state, gens)
+                    # Commit (two flushes) every ~0.25 s of work, at the block's end and on Ctrl-C:
+                    # a run with a record per update is not bound by flushing.
+                    now = time.perf_counter()
+                    last = r == len(at) - 1 or stop.pending or now - committed >= _COMMIT_SECONDS
+                    store.write(lo, hi, r, piece, state, gens, commit=last)
+                    committed = now if last else committed
+                    if stop.pending:
+                        raise RunInterrupted(store.path, r + 1, f"of {len(at)} records for models {lo}..{hi - 1} "
+                                             f"({lo} models before them complete)")
                 if bar is not None:
                     bar.update((hi - lo) * todo)
             pieces.append(piece)
-            if store is not None:
-                store.finish_block(lo, hi)
     finally:
+        stop.__exit__()
         if bar is not None:
             bar.close()
         if store is not None:
@@ -234,7 +247,7 @@ class _Store:
         if os.path.exists(path):  # refused without resume, or if another run's; else reopened now
             self._open(None)
 
-    def _open(self, shape):
+    def _open(self, shape, state=None, rng_rows=None):
         dims = {"model": self.models, "record": len(self.steps_at)}
         fields = {"diverged": (("model",), "i8")}
         if shape is not None:
@@ -246,16 +259,16 @@ class _Store:
                 fields["weights"] = (("model", "record", "row", "col"), "f8")
         self.store = ChunkedStore(
             self.path, kind="harvest", meta=self.meta, rows="model", resume=self.resume,
-            dims=dims, fields=fields, data={"steps": (("record",), self.steps_at),
-                                            "model_id": (("model",), np.arange(self.models, dtype=np.int64))})
+            dims=dims, fields=fields, state=state, rng_rows=rng_rows,
+            data={"steps": (("record",), self.steps_at), "model_id": (("model",), np.arange(self.models, dtype=np.int64))})
 
     def block_done(self, lo) -> bool:
         return self.store is not None and int(self.store.done[lo]) == len(self.steps_at)
 
     def restore(self, lo, state, gens) -> int:
         """Overwrite ``state`` and ``gens`` with the saved ones of block ``lo``; returns the next record."""
-        if self.store is None:
-            self._open(state["W"].shape)
+        if self.store is None:  # the file is built now (the state's shapes are known) and appears at the first commit
+            self._open(state["W"].shape, dict(state, block=np.int64(lo)), len(gens))
             return 0
         saved = self.store.state()
         if int(saved.get("block", -1)) != lo:
@@ -269,21 +282,20 @@ class _Store:
     def read_piece(self, lo, hi, first, piece):
         for key in ("eigenvalues", "singular_values", "loss", "weights"):
             if key in piece:
-                piece[key][:, :first] = self.store.dataset(key)[lo:hi, :first]
+                piece[key][:, :first] = self.store.verified(key, slice(lo, hi), first)
 
-    def write(self, lo, hi, r, piece, state, gens):
-        """Record ``r`` of models lo..hi, then the block's state, then the marker (store's commit order)."""
+    def write(self, lo, hi, r, piece, state, gens, commit=True):
+        """Record ``r`` of models lo..hi; with ``commit``, the block's state and the marker (the store's order)."""
         rows = slice(lo, hi)
         for key in ("eigenvalues", "singular_values", "loss", "weights"):
             if key in piece:
                 self.store.write(key, (rows, r), piece[key][:, r])
         self.store.write("diverged", rows, piece["diverged"])
-        self.store.save_state(dict(state, block=np.int64(lo)), [g.bit_generator.state for g in gens], record=r + 1)
-        self.store.commit(r + 1, rows)
-
-    def finish_block(self, lo, hi):
-        self.store.commit(len(self.steps_at), slice(lo, hi))
+        if commit:
+            self.store.save_state(dict(state, block=np.int64(lo)), [g.bit_generator.state for g in gens],
+                                  record=r + 1)
+            self.store.commit(r + 1, rows)
 
     def close(self):
         if self.store is not None:
-            self.store.close()
+            self.store.discard()

@@ -57,11 +57,14 @@ run that is killed keeps everything written so far; read it with
     /spectra/<name>/eigenvalues      (record, mode)
     /spectra/<name>/singular_values  (record, mode)
     /spectra/<name>/weights          (record, row, col), only with record_weights
-    /state/diverged_step             () the update count at divergence, -1 if none
+    state diverged_step              () the update count at divergence, -1 if none (in the store's
+                                     checksummed state slots, with the committed record count)
     attrs: meta (JSON: module, names, shapes, dtypes, every, gram, record_weights, lr, batch_size, seed)
 
-The record axis grows by doubling; entries past ``records_done`` are fill
-values. Files written by earlier versions (``attrs["records"]``) still load.
+The record axis grows by doubling, each time on a copy that replaces the file at
+the next commit (so a kill never leaves it half resized); entries past
+``records_done`` are fill values. Every record is checksummed and checked on
+load. Files written by earlier versions (``attrs["records"]``) still load.
 
 References: G. Aarts, B. Lucini, C. Park, arXiv:2407.16427; G. Aarts,
 O. Hajizadeh, B. Lucini, C. Park, arXiv:2411.13512; SCIENCE.md §5, §7.
@@ -79,7 +82,7 @@ import numpy as np
 
 from .. import _rng
 from .. import _validate as v
-from ..store import ChunkedStore, h5py_module, is_store, read_store
+from ..store import ChunkedStore, is_store, open_h5, read_store
 from .harvest import Harvest
 
 __all__ = ["TorchRecorder"]
@@ -436,6 +439,7 @@ class _Store:
                 dims.update({f"{group}/row": m, f"{group}/col": k})
                 fields[f"{group}/weights"] = (("record", f"{group}/row", f"{group}/col"), "f8")
         self.store = ChunkedStore(path, kind="recording", meta=meta, dims=dims, fields=fields, overwrite=overwrite,
+                                  state={"diverged_step": np.int64(-1)},
                                   exists_hint="choose a new path or pass overwrite=True")
         self.path = self.store.path
         self.store.save_state({"diverged_step": np.int64(-1)})
@@ -463,20 +467,20 @@ class _Store:
 
     def diverged(self, step):
         self.store.save_state({"diverged_step": np.int64(step)})
-        self.store.flush()
+        self.store.commit(self.records)
 
     def read(self):
         self.store.flush()
         return _read_handle(self.store.fh)
 
     def close(self):
-        self.store.close()
+        self.store.discard()
 
 
 def _read_file(path):
     if not os.path.exists(path):
         raise ValueError(f"`out` {path!r} does not exist")
-    with h5py_module().File(path, "r") as fh:
+    with open_h5(path, "r") as fh:
         if is_store(fh) and fh.attrs["kind"] == "recording":
             return _read_handle(fh)
         if not is_store(fh) and "meta" in fh.attrs and "records" in fh.attrs:
