@@ -9,6 +9,7 @@ name except from the private helper modules made for sharing, no module over
 from __future__ import annotations
 
 import ast
+import fnmatch
 import pathlib
 import sys
 
@@ -157,6 +158,42 @@ def violations():
     return problems
 
 
+#: Modules whose tests live in a file named after another module (kernels tested through their caller).
+COVERED_BY = {
+    "_fmm": "test_forces.py", "_pairs": "test_forces.py", "_implicit": "test_dynamics_step_control.py",
+    "_sde": "test_dynamics_step_control.py", "_zeros": "test_gas.py", "_rng": "test_reproducibility.py",
+    "_validate": "test_bad_input.py", "cuda*": "test_gpu.py", "samplers*": "test_mcmc.py",
+    "training": "test_training_registry.py",
+    "training._loop": "test_training_teacher_student.py", "training._kernels": "test_training_teacher_student.py",
+    "training.harvest": "test_training_torch_hook.py",
+}
+#: Facades of older names, the package files and the benchmarks: no tests of their own.
+NOT_MIRRORED = ("io", "gpu", "mcmc", "tridiagonal", "bench", "__main__")
+
+
+def mirror_gaps(tests=None):
+    """Modules with no test file: tests/test_<module path with _>.py, of its package, or COVERED_BY."""
+    tests = pathlib.Path(__file__).resolve().parent if tests is None else tests
+    have = {p.name for p in tests.glob("test_*.py")}
+    gaps = []
+    for name in _modules():
+        parts = name.split(".")[1:]
+        if not parts or parts[0] in NOT_MIRRORED:
+            continue
+        dotted = ".".join(parts)
+        names = {"test_" + "_".join(p.lstrip("_") for p in parts) + ".py", "test_" + parts[0].lstrip("_") + ".py"}
+        if parts[-1].startswith("_"):  # a private helper inside a package: its package's tests
+            names.add("test_" + "_".join(p.lstrip("_") for p in parts[:-1]) + ".py")
+        covered = {f for pattern, f in COVERED_BY.items() if fnmatch.fnmatchcase(dotted, pattern)}
+        if not (names & have) and not (covered & have):
+            gaps.append(dotted)
+    return gaps
+
+
+def test_tests_mirror_the_package():
+    assert not mirror_gaps(), f"modules without a tests/test_<module>.py: {mirror_gaps()}"
+
+
 def test_imports_point_down_without_cycles_or_private_names():
     problems = violations()
     assert not problems, "\n".join(problems)
@@ -178,3 +215,5 @@ def test_the_checker_sees_function_level_and_import_module_imports(tmp_path, mon
 if __name__ == "__main__":
     for p in violations():
         print(p)
+    for m in mirror_gaps():
+        print(f"no tests: coulombgas.{m}")
