@@ -587,8 +587,11 @@ def main(argv=None) -> int:
     except FloatingPointError as exc:
         print(f"coulombgas {args.command}: failed: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"coulombgas {args.command}: interrupted; files written so far are kept", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # A streamed run answers Ctrl-C after committing its chunk (coulombgas.store.RunInterrupted).
+        kept = (f"{exc.records} {exc.what} kept in {exc.path}; run the same command with --resume to continue"
+                if hasattr(exc, "records") else "files written so far are kept")
+        print(f"coulombgas {args.command}: interrupted: {kept}", file=sys.stderr)
         return 130
 
 

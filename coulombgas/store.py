@@ -293,6 +293,10 @@ class ChunkedStore:
         fix the space; a later value may have fewer rows). ``record`` is added.
     rng_rows : int, optional
         The number of PCG64 random-stream states :meth:`save_state` will store.
+    row_checksums : bool
+        One checksum per row and record (default); False: one per record over
+        every row (fields always written for every row at once, e.g. a
+        trajectory's replicas: 8 bytes per record instead of per row).
     resume : bool
         Reopen an existing file (its kind and ``meta`` must match) instead of
         refusing it. A missing file is created.
@@ -329,7 +333,7 @@ class ChunkedStore:
 
     def __init__(self, path, *, kind: str, meta: dict, dims: dict, fields: dict, data: dict | None = None,
                  rows: str | None = None, state: dict | None = None, rng_rows: int | None = None,
-                 resume: bool = False, overwrite: bool = False,
+                 row_checksums: bool = True, resume: bool = False, overwrite: bool = False,
                  exists_hint: str = "pass resume=True to continue it, or choose a new path"):
         h5py_module()
         self.path = os.fspath(path)
@@ -361,7 +365,7 @@ class ChunkedStore:
             self.fh = h5py_module().File(self.part, "w", rdcc_nbytes=_CACHE_BYTES)
             self.live, self.seq = False, 0
             try:
-                self._create(kind, dims, fields, data or {}, rows, dict(state or {}), rng_rows)
+                self._create(kind, dims, fields, data or {}, rows, dict(state or {}), rng_rows, row_checksums)
             except BaseException:
                 self.discard()
                 raise
@@ -369,7 +373,7 @@ class ChunkedStore:
             self._marker = (0, n[0] if n else 0, 0)
 
     # -- creation and checks -----------------------------------------------------------------
-    def _create(self, kind, dims, fields, data, rows, state, rng_rows):
+    def _create(self, kind, dims, fields, data, rows, state, rng_rows, row_checksums):
         h5py = h5py_module()
         fh = self.fh
         fh.attrs["format"] = FORMAT
@@ -401,11 +405,14 @@ class ChunkedStore:
                                    track_times=False, dcpl=_early(h5py))
             self._attach(ds, axes)
             k = _key_ndim(axes, rows)
+            across = not row_checksums and k == 2  # one checksum per record over every row
+            if across:
+                k, shape, maxshape, chunk_shape = 1, shape[1:], maxshape[1:], chunk_shape[1:]
             sums.create_dataset(name, shape=shape[:k], maxshape=maxshape[:k], dtype=np.uint64, fillvalue=0,
                                 chunks=_chunks(chunk_shape[:k], rows_axis=False) if k else None,
                                 track_times=False, dcpl=_early(h5py))
-            sums[name].attrs["role"] = ("record" if k and axes[k - 1].rsplit("/", 1)[-1] == "record"
-                                        else "row" if k else "once")
+            sums[name].attrs["role"] = ("records" if across else "record" if k and axes[k - 1].rsplit("/", 1)[-1]
+                                        == "record" else "row" if k else "once")
         done = fh.create_dataset("records_done", data=np.zeros(dims[rows] if rows else (), dtype=np.int64),
                                  track_times=False)
         if rows:
@@ -463,7 +470,12 @@ class ChunkedStore:
         sums = self.dataset(f"checksums/{name}")
         value = np.asarray(value, dtype=ds.dtype)
         ds[index] = value
-        if sums.ndim:
+        if sums.attrs["role"] == "records":  # every row at once: the checksum's key is the record
+            if index[0] != slice(None):
+                raise ValueError(f"{name!r} is checksummed across rows: write every row at once")
+            sums[index[1]] = checksum(np.moveaxis(value, 1, 0) if value.ndim == ds.ndim else value,
+                                      1 if value.ndim == ds.ndim else 0)
+        elif sums.ndim:
             shape = _index_shape(index, sums.shape)
             sums[index] = checksum(value.reshape(shape + ds.shape[sums.ndim:]), len(shape))
         else:
@@ -472,9 +484,10 @@ class ChunkedStore:
     def verified(self, name, rows=slice(None), upto: int | None = None) -> np.ndarray:
         """``dataset[rows, :upto]`` (or ``[:upto]``) after checking it against its checksums."""
         ds, sums = self.dataset(name), self.dataset(f"checksums/{name}")
-        index = (rows, slice(0, upto)) if sums.ndim == 2 else (slice(0, upto),) if sums.ndim == 1 else ()
+        across = sums.attrs["role"] == "records"
+        index = (rows, slice(0, upto)) if sums.ndim == 2 or across else (slice(0, upto),) if sums.ndim else ()
         values = ds[index]
-        bad = np.argwhere(checksum(values, sums.ndim) != sums[index])
+        bad = np.argwhere(_sums_of(values, sums.ndim, across) != sums[index[1:] if across else index])
         if bad.size:
             raise StoreError(_damage(self.path, name, bad, sums.ndim, self.fh.attrs.get("rows", ""),
                                      resume=True))
@@ -691,13 +704,18 @@ def _index_shape(index, shape) -> tuple:
     return tuple(out)
 
 
+def _sums_of(values, key_ndim, across) -> np.ndarray:
+    """The checksums a dataset's values should have (``across``: one per record over every row)."""
+    return checksum(np.moveaxis(values, 1, 0), 1) if across else checksum(values, key_ndim)
+
+
 def _damage(path, name, bad, key_ndim, rows, resume=False) -> str:
     """The message for a checksum mismatch: the file, the dataset and its first bad record."""
     first = bad[np.lexsort((bad[:, 0], bad[:, -1]))][0] if key_ndim else ()
     if key_ndim == 2:
         where, good = f"record {int(first[1])} of {rows or 'row'} {int(first[0])}", int(first[1])
     elif key_ndim == 1:
-        where, good = f"entry {int(first[0])}", int(first[0])
+        where, good = f"record {int(first[0])}", int(first[0])
     else:
         where, good = "its only entry", 0
     then = ("it cannot be continued bit for bit: start again with a new path (or overwrite=True / --force)"
@@ -756,8 +774,10 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
             sums_ds = fh[f"checksums/{key}"]
             sums, role = sums_ds[()], sums_ds.attrs.get("role", "data")
             k = sums.ndim
-            mismatch = np.asarray(checksum(values, k) != sums)
-            if role == "record":  # only committed records count: later ones may be half written
+            mismatch = np.asarray(_sums_of(values, k, role == "records") != sums)
+            if role == "records":
+                mismatch &= np.arange(sums.shape[-1]) < np.min(done)
+            elif role == "record":  # only committed records count: later ones may be half written
                 mismatch &= np.arange(sums.shape[-1]) < (done.reshape(-1, 1) if k == 2 else done)
             elif role == "row":  # a per-row field rewritten each commit: the committed state says
                 if key in found["state"]:
@@ -811,7 +831,7 @@ class TrajectoryStore:
             dims={"replica": replicas, "record": n_records, "mode": n},
             fields={"x": (("replica", "record", "mode"), "f8")},
             data={"t": (("record",), np.asarray(t, dtype=np.float64))},
-            state={"x": x0, "counts": counts, "gaps": gaps}, rng_rows=replicas)
+            state={"x": x0, "counts": counts, "gaps": gaps}, rng_rows=replicas, row_checksums=False)
         self.path = self._store.path
         if not self._store.live:  # a new file: record 0 and the start, committed (the file appears now)
             self._store.write("x", (slice(None), 0), x0)

@@ -1,0 +1,270 @@
+"""No data lost: runs killed at random moments resume bit for bit, damage is caught, Ctrl-C stops at once.
+
+The kill harness starts real writer processes (``tests/kill_writer.py``: simulate and
+training, write-heavy and compute-bound, and a TorchRecorder), SIGKILLs each at a random
+moment of its run, resumes the run in this process and compares every array, bit for bit,
+with an uninterrupted run of the same seed. Each trial ends as
+
+* exact: the resumed (for a recording: the kept) records equal the uninterrupted ones;
+* refused: the file or the resume was refused with a message (allowed, counted);
+* different: the records differ (never allowed);
+* lost: the file no longer opens (never allowed).
+
+The default run kills each writer once; ``-m slow`` kills them 60 times.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import coulombgas as cg
+from coulombgas import store as st
+
+h5py = pytest.importorskip("h5py")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import kill_writer  # noqa: E402
+
+# How long each writer's run lasts (s, measured on 2 cores); kills fall uniformly in [0, 1.2 x this].
+SPAN = {"simulate-write": 3.0, "simulate-compute": 2.5, "train-write": 3.5, "train-compute": 1.6, "torch": 4.5}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """Each case run once, uninterrupted, in this process: the arrays a resumed run must equal."""
+    folder = tmp_path_factory.mktemp("reference")
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for case in kill_writer.CASES:
+            path = str(folder / f"{case}.h5")
+            kill_writer.run(case, path)
+            out[case] = kill_writer.load(case, path)
+    return out
+
+
+def _same(a, b, prefix=False):
+    for key in a:
+        x, y = a[key], b[key]
+        if x is None or y is None:
+            if (x is None) != (y is None):
+                return False
+            continue
+        if prefix and key in ("eigenvalues", "weights", "loss", "steps"):  # recordings: kept records lead
+            axis = 1 if key in ("eigenvalues", "weights", "loss") and x.ndim > 1 and key != "steps" else 0
+            axis = 0 if key == "steps" else axis
+            y = np.take(y, np.arange(x.shape[axis]), axis=axis)
+        if x.shape != y.shape or x.dtype != y.dtype or x.tobytes() != y.tobytes():
+            return False
+    return True
+
+
+def _kill_once(case, path, delay):
+    """Start the writer, SIGKILL it ``delay`` s after it starts writing; whether it was still running."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "kill_writer.py"), case, path],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=HERE)
+    assert proc.stdout.readline().strip() == b"go"
+    time.sleep(delay)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    return alive
+
+
+def _trial(case, path, delay, reference):
+    """One kill, then resume (or load, for a recording) and compare: the trial's outcome."""
+    if os.path.exists(path):
+        os.remove(path)
+    killed = _kill_once(case, path, delay)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if case == "torch":
+                if not os.path.exists(path):
+                    return killed, "exact"  # killed before the first record: nothing was promised yet
+                got = kill_writer.load(case, path)
+                return killed, "exact" if _same(got, reference[case], prefix=True) else "different"
+            kill_writer.run(case, path, resume=True)
+            got = kill_writer.load(case, path)
+        except st.StoreError as exc:
+            return killed, "lost" if "cannot be opened" in str(exc) else "refused"
+        except ValueError:
+            return killed, "refused"
+    return killed, "exact" if _same(got, reference[case]) else "different"
+
+
+def _harness(reference, tmp_path, kills_per_case, seed):
+    rng = random.Random(seed)
+    table = {}
+    for case in kill_writer.CASES:
+        counts = {"trials": 0, "killed mid-run": 0, "exact": 0, "refused": 0, "different": 0, "lost": 0}
+        for i in range(kills_per_case):
+            killed, outcome = _trial(case, str(tmp_path / f"{case}-{i}.h5"), rng.uniform(0, 1.2 * SPAN[case]),
+                                     reference)
+            counts["trials"] += 1
+            counts["killed mid-run"] += killed
+            counts[outcome] += 1
+        table[case] = counts
+    print("\n" + "\n".join(f"{case:17s} {c}" for case, c in table.items()))
+    for case, c in table.items():
+        assert c["different"] == 0 and c["lost"] == 0, (case, c)
+    return table
+
+
+def test_a_kill_of_each_writer_resumes_bit_for_bit(reference, tmp_path):
+    table = _harness(reference, tmp_path, kills_per_case=1, seed=1)
+    assert sum(c["trials"] for c in table.values()) == 5
+
+
+@pytest.mark.slow
+def test_sixty_random_kills_lose_nothing(reference, tmp_path):
+    table = _harness(reference, tmp_path, kills_per_case=12, seed=2)
+    assert sum(c["killed mid-run"] for c in table.values()) >= 50  # the kills hit running writers
+
+
+# ------------------------------------------------------------------ damaged files
+
+def _trajectory(path, **kw):
+    gas = cg.CoulombGas.gaussian(6, beta=2.0)
+    return cg.simulate(gas, 1.0, 0.01, replicas=3, record_every=5, seed=4, chunk_records=3, out=path, **kw)
+
+
+def _flip_byte(path, dataset, index):
+    """Overwrite one byte of ``dataset[index]`` on disk (behind HDF5's back, as a bad disk or copy would)."""
+    with h5py.File(path, "r") as fh:
+        ds = fh[dataset]
+        chunk = tuple(i // c * c for i, c in zip(index, ds.chunks))
+        info = ds.id.get_chunk_info_by_coord(chunk)
+        local = np.ravel_multi_index(tuple(i - c for i, c in zip(index, chunk)), ds.chunks)
+        offset = info.byte_offset + local * ds.dtype.itemsize + 3
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ 0x40]))
+
+
+def test_a_corrupted_byte_is_caught_on_load_and_the_records_before_it_stay_readable(tmp_path):
+    path = str(tmp_path / "t.h5")
+    traj = _trajectory(path)
+    _flip_byte(path, "x", (1, 12, 2))  # replica 1, record 12
+    with pytest.raises(st.StoreError, match=r"t\.h5 is damaged: record 12 of 'x' does not match its "
+                                            r"checksum \(12 good records before it\).*prefix=True"):
+        cg.Trajectory.load(path)
+    good = st.read_trajectory_arrays(path, prefix=True)
+    assert good["x"].shape == (3, 12, 6)
+    np.testing.assert_array_equal(good["x"], traj.x[:, :12])
+    with pytest.raises(st.StoreError, match="record 12 of 'x'.*cannot be continued"):
+        st.TrajectoryStore(path, gas=traj.gas, scheme=traj.scheme, dt=traj.dt, n_records=len(traj.t), replicas=3,
+                           record_every=5, seed=traj.seed, resume=True, x0=traj.x[:, 0], t_end=1.0,
+                           t=traj.t).read_x()
+
+
+def test_a_corrupted_harvest_names_the_model_and_record(tmp_path):
+    path = str(tmp_path / "h.h5")
+    cg.training.teacher_student(models=4, steps=40, record_every=4, seed=3, epoch_batches=4, batch_size=4,
+                                out=path, progress=False)
+    _flip_byte(path, "weights", (2, 7, 0, 1))
+    with pytest.raises(st.StoreError, match=r"record 7 of model 2 of 'weights'"):
+        cg.training.Harvest.load(path)
+    good = st.read_store(path, prefix=True)
+    assert good["done"].tolist() == [7, 7, 7, 7]
+
+
+def test_truncated_and_empty_files_get_a_clear_error(tmp_path):
+    path = str(tmp_path / "t.h5")
+    _trajectory(path)
+    size = os.path.getsize(path)
+    with open(path, "r+b") as fh:
+        fh.truncate(size // 2)
+    with pytest.raises(st.StoreError, match=r"t\.h5 cannot be opened: the file is truncated or damaged"):
+        cg.Trajectory.load(path)
+    open(path, "w").close()
+    with pytest.raises(st.StoreError, match=r"t\.h5 cannot be opened: the file is empty \(0 bytes\)"):
+        cg.Trajectory.load(path)
+    with pytest.raises(st.StoreError, match="empty"):
+        _trajectory(path, resume=True)
+
+
+def test_a_damaged_commit_falls_back_to_the_one_before(tmp_path):
+    """Both state slots hold a commit; spoiling the newer one's checksum makes the older one the resume point."""
+    path = str(tmp_path / "t.h5")
+    whole = _trajectory(path)
+    with h5py.File(path, "r+") as fh:
+        newer = max((0, 1), key=lambda s: fh[f"state/{s}/commit"][0])
+        older_record = int(fh[f"state/{1 - newer}/commit"][1])
+        fh[f"state/{newer}/x"][0, 0] += 1.0  # the newer slot no longer verifies
+    assert int(np.min(st.read_store(path)["done"])) == older_record < len(whole.t)
+    again = _trajectory(path, resume=True)
+    assert again.x.tobytes() == whole.x.tobytes()
+
+
+# ------------------------------------------------------------------ size on disk
+
+def test_a_long_run_file_is_within_ten_percent_of_its_data(tmp_path):
+    gas = cg.CoulombGas.gaussian(16, beta=1.0)
+    path = tmp_path / "long.h5"
+    cg.simulate(gas, 200.0, 0.01, replicas=4, record_every=1, seed=0, out=path)  # 20,001 records, ~0.4 s chunks
+    data = 4 * 20001 * 16 * 8 + 20001 * 8  # x and t
+    size = os.path.getsize(path)
+    print(f"\nlong run: {size} bytes for {data} bytes of data ({size / data:.3f})")
+    assert size < 1.1 * data, (size, data)
+
+
+# ------------------------------------------------------------------ Ctrl-C and refused runs
+
+def _cli(*args, **kw):
+    exe = os.path.join(os.path.dirname(sys.executable), "coulombgas")
+    return subprocess.Popen([exe, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize("n,replicas,dt", [(100, 4, 1e-4), (1000, 1, 1e-5)])
+def test_ctrl_c_commits_the_chunk_exits_130_and_resume_continues(tmp_path, n, replicas, dt):
+    out = tmp_path / "run"
+    args = ["simulate", "--n", str(n), "--beta", "2", "--t-end", "1.0", "--dt", str(dt), "--replicas", str(replicas),
+            "--record-every", "20", "--seed", "3", "--quiet", "--out", str(out)]
+    proc = _cli(*args)
+    traj = out / "trajectory.h5"
+    deadline = time.time() + 120
+    while not traj.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(2.0)  # well into the run
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    latency = time.perf_counter() - sent
+    print(f"\nn = {n}: Ctrl-C answered in {latency:.2f} s")
+    assert proc.returncode == 130, err
+    kept = int(err.split("interrupted: ")[1].split()[0])
+    assert f"records kept in {traj}; run the same command with --resume to continue" in err
+    assert len(cg.Trajectory.load(traj).t) == kept >= 1
+    if n == 100:  # --resume continues it to the end, bit for bit
+        resumed = _cli(*args, "--resume")
+        _, err = resumed.communicate(timeout=600)
+        assert resumed.returncode == 0, err
+        whole = cg.simulate(cg.CoulombGas.gaussian(n, beta=2.0), 1.0, dt, replicas=replicas, record_every=20,
+                            seed=3)
+        assert cg.Trajectory.load(traj).x.tobytes() == whole.x.tobytes()
+
+
+def test_a_refused_training_run_leaves_no_file(tmp_path):
+    out = tmp_path / "refused"
+    proc = _cli("train", "teacher-student", "--batch-size", "1000000000", "--quiet", "--out", str(out))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err
+    assert not out.exists()
+    os.makedirs(out)  # an existing (empty) folder: kept, and still empty
+    proc = _cli("train", "teacher-student", "--batch-size", "1000000000", "--quiet", "--out", str(out))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and os.listdir(out) == [], err
