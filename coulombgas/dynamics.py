@@ -207,7 +207,7 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
         Continue the run stored in ``out`` (same gas, dt, scheme and seed required).
     chunk_records : int, optional
         Records per chunk (progress and streaming granularity). Default: sized
-        by wall time, ~0.25 s of work per kernel call (splitting a record's steps
+        by wall time, ~0.2 s of work per kernel call (splitting a record's steps
         when one record takes longer), so Ctrl-C is answered within a second; the
         results do not depend on the chunking.
     progress : bool, optional
@@ -347,15 +347,19 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     # Records 1 .. full are record_every steps apart; a last, shorter interval (the
     # remainder of the steps) ends exactly at t_end.
     full = n_steps // record_every
-    # Kernel calls of ~0.25 s of wall time (Pacer), so Ctrl-C is answered within a second at any
+    # Kernel calls of ~0.2 s of wall time (Pacer), so Ctrl-C is answered within a second at any
     # size; a call may stop between records (`part` steps into the next one): the kernels carry
     # nothing from step to step outside x, the streams, counts and gaps, so the split changes no bit.
     pace = Pacer(start=1 if chunk_records is None else chunk_records * record_every, fixed=chunk_records is not None)
     stop = Interrupts(active=store is not None)
     try:
         stop.__enter__()
+        # Until the first chunk there is nothing to commit: Ctrl-C stops at once (compiling included).
+        stop.now = lambda: RunInterrupted(store.path, start_record + 1)
         if store is not None and start_record > 0:
             records[:, : start_record + 1, :] = store.read_x()
+        advance(0, 1, np.empty((replicas, 0, n)))  # compiles (or loads) the kernels; changes nothing
+        stop.now = None
         bar = _progress_bar(show, n_records - 1, start_record)
         done, part = start_record, 0
         while done < n_records - 1:

@@ -191,13 +191,13 @@ class Pacer:
     """Work per uninterruptible call sized by wall time: each call should take about ``target`` seconds.
 
     Numba kernels cannot be interrupted, so Ctrl-C is answered between calls;
-    calls of ~0.25 s answer it within a second at any problem size. The size
+    calls of ~0.2 s answer it within a second at any problem size. The size
     starts at ``start`` units and follows the measured rate (at most x4 per
     call, so a slow first call, e.g. compiling, is not taken as the rate).
     ``fixed=True`` keeps ``start`` (the caller chose the chunk).
     """
 
-    def __init__(self, start: int = 1, target: float = 0.25, fixed: bool = False):
+    def __init__(self, start: int = 1, target: float = 0.2, fixed: bool = False):
         self.size, self.target, self.fixed = max(1, int(start)), target, fixed
 
     def took(self, units: int, seconds: float) -> None:
@@ -212,13 +212,17 @@ class Interrupts:
 
     The first SIGINT only sets ``pending`` (the loop commits its chunk, then
     raises :class:`RunInterrupted`); a second one raises KeyboardInterrupt at
-    once. Outside the main thread, or with ``active=False``, nothing changes.
+    once, and so does the first while ``now`` is set (a callable making the
+    exception: there is nothing to commit, e.g. while kernels compile).
+    Outside the main thread, or with ``active=False``, nothing changes.
     """
 
     def __init__(self, active: bool = True):
-        self.active, self.pending, self._old = active, False, None
+        self.active, self.pending, self._old, self.now = active, False, None, None
 
     def _handler(self, signum, frame):
+        if self.now is not None:
+            raise self.now()
         if self.pending:
             raise KeyboardInterrupt
         self.pending = True
