@@ -107,7 +107,7 @@ from .cuda import sde as cuda_sde
 from .forces import FAST_CROSSOVER
 from .gas import CoulombGas
 from .potentials import CUSTOM, LAGUERRE
-from .store import Interrupts, Pacer, RunInterrupted
+from ._durable import Interrupts, Pacer, RunInterrupted
 from .trajectory import Trajectory
 
 __all__ = ["simulate", "Trajectory", "SCHEMES", "Scheme", "default_x0"]

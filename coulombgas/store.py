@@ -1,46 +1,45 @@
 """One chunked, resumable HDF5 store for trajectories, training harvests and PyTorch recordings.
 
-Every long run of the package streams to the same kind of file (emcee's HDF
-backend idea: the records plus everything needed to continue the run exactly):
+Every long run streams to the same kind of file (emcee's HDF backend idea: the
+records plus everything needed to continue the run exactly):
 
 ``records``
-    Chunked datasets with *named axes*: a row axis (``replica`` for a
-    trajectory, ``model`` for a harvest), ``record``, and the axes of one
-    record (``mode``: the n eigenvalues; ``row``/``col``: a weight matrix).
-    The axes are HDF5 dimension scales (the netCDF-4 convention), so the file
-    opens as a labelled dataset in xarray as well as in the package::
-
-        import xarray as xr
-        ds = xr.open_dataset("run.h5", engine="h5netcdf")   # ds.x: (replica, record, mode)
-        ds.x.isel(record=slice(0, int(ds.records_done.min())))
-
-    Unwritten entries hold the fill value (NaN for floats), so a partly
-    written file never shows stale numbers.
-``records_done``
-    The marker (one count per row, or one count): the number of leading
-    records that are complete. Readers trust only these.
-``/state``
-    Datasets (never growing attributes) with what a resumed run needs: the
-    current positions or weights, the work counters, each row's random-stream
-    state (``/state/bit_generators``, one JSON string per row) and ``/state/record``, the
-    number of records the state belongs to. It is not part of the labelled view.
+    Chunked datasets with *named axes* (HDF5 dimension scales, the netCDF-4
+    convention): a row axis (``replica``, ``model``), ``record``, and the axes
+    of one record (``mode``; ``row``/``col`` of a weight matrix), so the file
+    opens as a labelled dataset in xarray too (``xr.open_dataset(path,
+    engine="h5netcdf")``; cut ``ds.x`` at ``records_done``). Unwritten entries
+    hold the fill value (NaN for floats).
+``/checksums``
+    One :func:`checksum` per record (per row and record, or per record over
+    all rows) of each dataset, written with it, checked on load and resume.
+``/state/0``, ``/state/1``
+    Two slots, used in turn, each holding what a resumed run needs (positions
+    or weights, counters, PCG64 stream states as (rows, 6) uint64, ``record``),
+    the commit marker (sequence number, records done, first and last row) and
+    one checksum over all of it. ``records_done`` mirrors the newest marker
+    for other readers.
 attributes
-    ``format`` = ``"coulombgas-store"``, ``version``, ``kind`` (``"trajectory"``,
-    ``"harvest"``, ``"recording"``) and ``meta``: canonical JSON of what made the
-    run (parameters, seed record, shapes), fixed at creation and compared on resume.
+    ``format``, ``version`` (2), ``kind``, ``rows`` and ``meta`` (canonical JSON of
+    what made the run, fixed at creation and compared on resume).
 
-Commit order of one chunk (what makes an interrupted file consistent): the
-records, then the state, a flush, then the marker and a second flush. A run
-killed anywhere keeps every record up to the last marker; a resumed run
-continues from the state's own record count, so it reproduces an
-uninterrupted run bit for bit.
+Why this survives a kill at any moment. HDF5 keeps metadata and chunks in
+its caches and writes them at a flush in its own order; a kill inside a flush
+can leave half-written metadata ("bad object header version number"), and
+chunks reach the file out of program order. So (1) the file is built whole as
+``path.part`` (every chunk allocated at creation, fixed-size state slots) and
+moved over ``path`` at its first commit: during the run a write only
+overwrites bytes in place and no HDF5 metadata ever changes (growing an axis
+works on a copy that replaces the file at the next commit); (2) a commit
+flushes the records, then writes the older slot and flushes again. A slot
+whose checksum verifies was written after its records reached the file; a
+kill in the middle of a slot leaves the other one, a commit older, as the
+resume point. Resuming from it reproduces the uninterrupted run bit for bit
+(tests/test_kill.py kills real writers at random moments to show it).
 
-Layer 0 of the package: imports only NumPy, h5py (lazily) and the standard
-library. Result objects (``Trajectory``, ``Harvest``) are built by the layers
-above from the plain arrays and metadata this module returns.
-
-References: D. Foreman-Mackey et al., emcee, ``backends/hdf.py``; the netCDF-4
-data model on HDF5 dimension scales (Unidata, "NetCDF-4 format", 2008).
+Layer 0: NumPy, h5py (lazily) and the standard library. References:
+D. Foreman-Mackey et al., emcee, ``backends/hdf.py``; Unidata, "NetCDF-4
+format" (2008); J. L. Carter, M. N. Wegman, J. Comput. Syst. Sci. 18 (1979) 143.
 """
 
 from __future__ import annotations
@@ -52,9 +51,11 @@ import shutil
 
 import numpy as np
 
+from ._durable import checksum, index_shape
+
 __all__ = ["h5py_module", "json_default", "dumps", "write_json", "read_json", "ChunkedStore", "is_store",
            "read_store", "TrajectoryStore", "read_trajectory_arrays", "FORMAT", "VERSION", "StoreError",
-           "RunInterrupted", "checksum", "open_h5", "Pacer", "Interrupts"]
+           "checksum", "open_h5"]
 
 FORMAT = "coulombgas-store"
 VERSION = 2
@@ -130,43 +131,6 @@ def _chunks(shape, rows_axis: bool) -> tuple:
     return tuple(out)
 
 
-# ------------------------------------------------------------------------------ checksums
-
-_WEIGHT_SEED = 0x636F756C  # fixed forever: the checksums of every file depend on it
-_weights_cache = np.zeros(0, dtype=np.uint64)
-
-
-def _weights(size: int) -> np.ndarray:
-    """The first ``size`` odd 64-bit weights of the checksum (one fixed stream, extended on demand)."""
-    global _weights_cache
-    if _weights_cache.size < size:
-        gen = np.random.Generator(np.random.PCG64(_WEIGHT_SEED))
-        _weights_cache = gen.integers(0, 2**64, size=max(size, 2 * _weights_cache.size), dtype=np.uint64,
-                                      endpoint=False) | np.uint64(1)
-    return _weights_cache[:size]
-
-
-def checksum(values, key_ndim: int = 0) -> np.ndarray:
-    """Checksum of each entry of the leading ``key_ndim`` axes of ``values`` (uint64).
-
-    The bytes behind one entry, read as 64-bit words u_1 … u_m (zero-padded),
-    give h = Σ_j w_j u_j mod 2^64 with fixed odd weights w_j (a multilinear hash,
-    Carter & Wegman 1979). Any change of a single word changes h (an odd w_j is
-    invertible mod 2^64), and a random change goes unseen with probability
-    2^-64. Unlike HDF5's Fletcher-32 filter it needs no filtered chunks, so a
-    write never moves a chunk or touches HDF5's metadata (see the module
-    docstring); NaN fill (an unwritten record) never hashes to the stored 0.
-    """
-    a = np.ascontiguousarray(values)
-    key = a.shape[:key_ndim]
-    b = a.reshape(key + (-1,)).view(np.uint8) if a.size else np.zeros(key + (0,), dtype=np.uint8)
-    pad = -b.shape[-1] % 8
-    if pad:
-        b = np.concatenate([b, np.zeros(key + (pad,), dtype=np.uint8)], axis=-1)
-    u = np.ascontiguousarray(b).view(np.uint64)
-    return (u * _weights(u.shape[-1])).sum(axis=-1, dtype=np.uint64)
-
-
 def _key_ndim(axes, rows) -> int:
     """Axes one checksum covers the rest of: up to ``record``, else the row axis, else none."""
     names = [a.rsplit("/", 1)[-1] for a in axes]
@@ -177,69 +141,6 @@ def _key_ndim(axes, rows) -> int:
 
 class StoreError(ValueError):
     """A store file that is empty, truncated, damaged, or cannot be continued (the message says which and why)."""
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C answered after the current chunk was committed: ``path`` holds ``records`` records."""
-
-    def __init__(self, path, records: int, what: str = "records"):
-        super().__init__(f"interrupted: {records} {what} kept in {path}")
-        self.path, self.records, self.what = path, records, what
-
-
-class Pacer:
-    """Work per uninterruptible call sized by wall time: each call should take about ``target`` seconds.
-
-    Numba kernels cannot be interrupted, so Ctrl-C is answered between calls;
-    calls of ~0.2 s answer it within a second at any problem size. The size
-    starts at ``start`` units and follows the measured rate (at most x4 per
-    call, so a slow first call, e.g. compiling, is not taken as the rate).
-    ``fixed=True`` keeps ``start`` (the caller chose the chunk).
-    """
-
-    def __init__(self, start: int = 1, target: float = 0.2, fixed: bool = False):
-        self.size, self.target, self.fixed = max(1, int(start)), target, fixed
-
-    def took(self, units: int, seconds: float) -> None:
-        if self.fixed or units < self.size:  # a short remainder says little about the rate
-            return
-        want = 4 * self.size if seconds <= 0 else int(units * self.target / seconds)
-        self.size = max(1, min(4 * self.size, want))
-
-
-class Interrupts:
-    """Ctrl-C (SIGINT) held until the caller's next commit: ``with Interrupts() as stop: ... stop.pending``.
-
-    The first SIGINT only sets ``pending`` (the loop commits its chunk, then
-    raises :class:`RunInterrupted`); a second one raises KeyboardInterrupt at
-    once, and so does the first while ``now`` is set (a callable making the
-    exception: there is nothing to commit, e.g. while kernels compile).
-    Outside the main thread, or with ``active=False``, nothing changes.
-    """
-
-    def __init__(self, active: bool = True):
-        self.active, self.pending, self._old, self.now = active, False, None, None
-
-    def _handler(self, signum, frame):
-        if self.now is not None:
-            raise self.now()
-        if self.pending:
-            raise KeyboardInterrupt
-        self.pending = True
-
-    def __enter__(self):
-        import signal
-        import threading
-
-        if self.active and threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
 
 
 def open_h5(path, mode="r", **kw):
@@ -480,7 +381,7 @@ class ChunkedStore:
             sums[index[1]] = checksum(np.moveaxis(value, 1, 0) if value.ndim == ds.ndim else value,
                                       1 if value.ndim == ds.ndim else 0)
         elif sums.ndim:
-            shape = _index_shape(index, sums.shape)
+            shape = index_shape(index, sums.shape)
             sums[index] = checksum(value.reshape(shape + ds.shape[sums.ndim:]), len(shape))
         else:
             sums[()] = checksum(value)
@@ -693,19 +594,6 @@ def _unpack_states(arr) -> list:
         return [json.loads(text if isinstance(text, str) else text.decode()) for text in arr]
     return [{"bit_generator": "PCG64", "state": {"state": (int(a) << 64) | int(b), "inc": (int(c) << 64) | int(d)},
              "has_uint32": int(e), "uinteger": int(f)} for a, b, c, d, e, f in arr]
-
-
-def _index_shape(index, shape) -> tuple:
-    """The shape ``array[index]`` has for an array of ``shape`` (ints and slices; no array built)."""
-    index = index if isinstance(index, tuple) else (index,)
-    out = []
-    for i, size in enumerate(shape):
-        item = index[i] if i < len(index) else slice(None)
-        if isinstance(item, slice):
-            out.append(len(range(*item.indices(size))))
-        elif not isinstance(item, (int, np.integer)):
-            raise TypeError(f"store indices are ints and slices, got {type(item).__name__}")
-    return tuple(out)
 
 
 def _sums_of(values, key_ndim, across) -> np.ndarray:

@@ -37,7 +37,8 @@ import numpy as np
 
 from .. import _rng
 from .. import _validate as v
-from ..store import ChunkedStore, Interrupts, RunInterrupted
+from .._durable import Interrupts, RunInterrupted
+from ..store import ChunkedStore
 from .harvest import Harvest, spectra_of
 
 __all__ = ["check_common", "check_run_options", "check_footprint", "run_ensemble", "record_steps",
