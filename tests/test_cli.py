@@ -14,13 +14,6 @@ from coulombgas.cli import main
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 
-def test_readme_tour_runs():
-    code = re.search(r"```python\n(.*?)```", open(README).read(), re.S).group(1)
-    namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
-    assert namespace["traj"].x.shape == (500, 21, 2)
-
-
 def test_readme_commands_use_the_real_entry_points():
     text = open(README).read()
     commands = re.findall(r"```bash\n(python3 -m venv .*?)\n```", text)
