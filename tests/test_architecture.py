@@ -21,7 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "coulombgas"
 #: (and, within a layer, never in a circle). A name matches its module or package prefix.
 LAYERS = (
     # shared private helpers: presets, checks, seeds, status codes, kernels, storage
-    ("_jit", "_validate", "_rng", "_status", "_prng", "_zeros", "_implicit", "_pairs", "_fmm", "store"),
+    ("_jit", "_validate", "_rng", "_status", "_prng", "_zeros", "_implicit", "_pairs", "_fmm", "_durable", "store"),
     ("potentials", "forces", "theory", "spectra"),
     ("gas",),
     ("diagnostics", "samplers", "cuda", "_sde"),
