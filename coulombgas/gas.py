@@ -468,7 +468,8 @@ def ground_state(gas: CoulombGas) -> np.ndarray:
     m, kappa = minimum_and_curvature(gas.potential, n)
     zeta = _zeros.hermite_zeros(n)
     width = math.sqrt(strength / kappa)
-    quadratic = kind == pot.POLYNOMIAL and params.shape[1] <= 3 and np.all(params == params[0])
+    # Quadratic modes (one centre or several): the harmonic width is the scale already.
+    quadratic = kind == pot.POLYNOMIAL and params.shape[1] <= 3
     if not quadratic and n >= 2:
         width = _virial_width(gas, m, width, zeta, lower, strength)
     x = m + width * zeta
