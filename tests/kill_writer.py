@@ -9,8 +9,6 @@ reads what a file holds as plain arrays.
 
 import sys
 
-import numpy as np
-
 import coulombgas as cg
 
 CASES = {
@@ -21,7 +19,7 @@ CASES = {
     # A record (and a commit) per update, four blocks of models.
     "train-write": dict(models=40, steps=600, record_every=1, block_models=10),
     # Few records, many updates each.
-    "train-compute": dict(models=6, steps=2_000_000, record_every=200_000, block_models=3),
+    "train-compute": dict(models=6, steps=3_000_000, record_every=300_000, block_models=3),
     "torch": dict(steps=1500),
 }
 
