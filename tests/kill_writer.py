@@ -7,6 +7,8 @@ so the harness can SIGKILL it at a random moment of the run itself (not of the i
 reads what a file holds as plain arrays.
 """
 
+import json
+import os
 import sys
 
 import coulombgas as cg
@@ -21,7 +23,13 @@ CASES = {
     # Few records, many updates each.
     "train-compute": dict(models=6, steps=3_000_000, record_every=300_000, block_models=3),
     "torch": dict(steps=1500),
+    # 5000 replicas of 64 modes, a 2.5 MB record per chunk: long flushes, where the store of
+    # issue 14 lost the order of its writes (2 of 10 kills resumed silently different).
+    "simulate-huge": dict(n=64, t_end=0.4, dt=0.01, replicas=5000, record_every=1, chunk_records=1),
 }
+# More cases (or other sizes) for a one-off comparison, e.g. against another checkout on PYTHONPATH:
+# KILL_WRITER_CASES='{"simulate-write": {"n": 8, "t_end": 1.0, ...}}'.
+CASES.update(json.loads(os.environ.get("KILL_WRITER_CASES", "{}")))
 
 
 def run(case, path, resume=False, announce=False):
