@@ -90,7 +90,7 @@ class Pacer:
         self.size, self.target, self.fixed = max(1, int(start)), target, fixed
 
     def took(self, units: int, seconds: float) -> None:
-        if self.fixed or units < self.size:  # a short remainder says little about the rate
+        if self.fixed or 4 * units < self.size:  # a short remainder says little about the rate
             return
         want = 4 * self.size if seconds <= 0 else int(units * self.target / seconds)
         self.size = max(1, min(4 * self.size, want))

@@ -358,7 +358,8 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
         stop.now = lambda: RunInterrupted(store.path, start_record + 1)
         if store is not None and start_record > 0:
             records[:, : start_record + 1, :] = store.read_x()
-        advance(0, 1, np.empty((replicas, 0, n)))  # compiles (or loads) the kernels; changes nothing
+        if n_records > 1:
+            advance(0, 1, np.empty((replicas, 0, n)))  # compiles (or loads) the kernels; changes nothing
         stop.now = None
         bar = _progress_bar(show, n_records - 1, start_record)
         done, part = start_record, 0

@@ -375,7 +375,10 @@ class ChunkedStore:
         sums = self.dataset(f"checksums/{name}")
         value = np.asarray(value, dtype=ds.dtype)
         ds[index] = value
-        if sums.attrs["role"] == "records":  # every row at once: the checksum's key is the record
+        across = self._handles.get(("across", name))
+        if across is None:
+            across = self._handles[("across", name)] = sums.attrs["role"] == "records"
+        if across:  # every row at once: the checksum's key is the record
             if index[0] != slice(None):
                 raise ValueError(f"{name!r} is checksummed across rows: write every row at once")
             sums[index[1]] = checksum(np.moveaxis(value, 1, 0) if value.ndim == ds.ndim else value,

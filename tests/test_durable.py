@@ -51,8 +51,10 @@ def test_pacer_follows_the_measured_rate_within_a_factor_four_per_call():
     p.took(16, 0.016)
     p.took(64, 0.064)
     assert p.size == 200
-    p.took(3, 1.0)
-    assert p.size == 200  # a short remainder says nothing about the rate
+    p.took(49, 1.0)
+    assert p.size == 200  # a short remainder (under a quarter of the size) says nothing about the rate
+    p.took(60, 0.12)
+    assert p.size == 100  # a chunk cut to whole records still measures the rate
     fixed = du.Pacer(start=7, fixed=True)
     fixed.took(7, 100.0)
     assert fixed.size == 7
