@@ -136,3 +136,29 @@ def test_a_refused_training_run_leaves_no_file(tmp_path):
     proc = _cli("train", "teacher-student", "--batch-size", "1000000000", "--quiet", "--out", str(out))
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 2 and os.listdir(out) == [], err
+
+
+def test_ctrl_c_on_training_commits_exits_130_and_resume_continues(tmp_path):
+    out = tmp_path / "train"
+    args = ["train", "teacher-student", "--models", "8", "--steps", "40000", "--record-every", "20", "--seed", "2",
+            "--set", "block_models=4", "--quiet", "--out", str(out)]
+    proc = _cli(*args)
+    path = out / "harvest.h5"
+    deadline = time.time() + 300
+    while _records_in(path) < 3 and time.time() < deadline:
+        time.sleep(0.1)
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    latency = time.perf_counter() - sent
+    assert proc.returncode == 130, err
+    print(f"\ntraining: Ctrl-C answered in {latency:.2f} s: {err.strip()}")
+    assert "of 2001 records for models" in err and "run the same command with --resume to continue" in err
+    resumed = _cli(*args, "--resume")
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    whole = cg.training.teacher_student(models=8, steps=40000, record_every=20, seed=2, block_models=4,
+                                        progress=False)
+    back = cg.training.Harvest.load(path)
+    for name in ("eigenvalues", "weights", "loss", "model_ids", "diverged_ids"):
+        assert getattr(back, name).tobytes() == getattr(whole, name).tobytes(), name
