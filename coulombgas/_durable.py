@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["checksum", "index_shape", "RunInterrupted", "Pacer", "Interrupts"]
+__all__ = ["checksum", "block_checksums", "index_shape", "RunInterrupted", "Pacer", "Interrupts"]
 
 _WEIGHT_SEED = 0x636F756C  # fixed forever: the checksums of every file depend on it
 _weights_cache = np.zeros(0, dtype=np.uint64)
@@ -53,6 +53,20 @@ def checksum(values, key_ndim: int = 0) -> np.ndarray:
         b = np.concatenate([b, np.zeros(key + (pad,), dtype=np.uint8)], axis=-1)
     u = np.ascontiguousarray(b).view(np.uint64)
     return (u * _weights(u.shape[-1])).sum(axis=-1, dtype=np.uint64)
+
+
+def block_checksums(values, key_ndim, block=0) -> np.ndarray:
+    """:func:`checksum` of each entry of the leading ``key_ndim`` axes; with ``block`` (key (row, record)),
+    one per ``block`` rows and record, over those rows' bytes in row order (the last block may be shorter)."""
+    if not block or block == 1:
+        return checksum(values, key_ndim)
+    n = values.shape[0]
+    whole = n - n % block
+    out = [checksum(np.moveaxis(values[:whole].reshape((whole // block, block) + values.shape[1:]), 1, 2), 2)]
+    if whole < n:
+        out.append(checksum(np.moveaxis(values[whole:], 1, 0), 1)[None])
+    return np.concatenate(out) if len(out) > 1 else out[0]
+
 
 
 def index_shape(index, shape) -> tuple:

@@ -5,23 +5,19 @@ records plus everything needed to continue the run exactly):
 
 ``records``
     Chunked datasets with *named axes* (HDF5 dimension scales, the netCDF-4
-    convention): a row axis (``replica``, ``model``), ``record``, and the axes
-    of one record (``mode``; ``row``/``col`` of a weight matrix), so the file
-    opens as a labelled dataset in xarray too (``xr.open_dataset(path,
-    engine="h5netcdf")``; cut ``ds.x`` at ``records_done``). Unwritten entries
-    hold the fill value (NaN for floats).
+    convention: ``xr.open_dataset(path, engine="h5netcdf")`` labels them; cut
+    at ``records_done``): rows (``replica``, ``model``), ``record``, and the axes
+    of one record (``mode``, ``row``/``col``). Unwritten entries are NaN.
 ``/checksums``
-    One :func:`checksum` per record (per row and record, or per record over
-    all rows) of each dataset, written with it, checked on load and resume.
+    A :func:`checksum` per record (and row or block of rows) of each dataset.
 ``/state/0``, ``/state/1``
-    Two slots, used in turn, each holding what a resumed run needs (positions
-    or weights, counters, PCG64 stream states as (rows, 6) uint64, ``record``),
-    the commit marker (sequence number, records done, first and last row) and
-    one checksum over all of it. ``records_done`` mirrors the newest marker
-    for other readers.
+    Two slots, used in turn: what a resumed run needs (positions or weights,
+    counters, PCG64 states as (rows, 6) uint64, ``record``), the commit marker
+    (sequence number, records done, first and last row) and a checksum over
+    both. ``records_done`` mirrors the newest marker for other readers.
 attributes
-    ``format``, ``version`` (2), ``kind``, ``rows`` and ``meta`` (canonical JSON of
-    what made the run, fixed at creation and compared on resume).
+    ``format``, ``version`` (2), ``kind``, ``rows``, ``meta`` (canonical JSON of the
+    run's parameters, compared on resume).
 
 Why this survives a kill at any moment. HDF5 keeps metadata and chunks in
 its caches and writes them at a flush in its own order; a kill inside a flush
@@ -51,7 +47,7 @@ import shutil
 
 import numpy as np
 
-from ._durable import checksum, index_shape
+from ._durable import block_checksums, checksum, index_shape
 
 __all__ = ["h5py_module", "json_default", "dumps", "write_json", "read_json", "ChunkedStore", "is_store",
            "read_store", "TrajectoryStore", "read_trajectory_arrays", "FORMAT", "VERSION", "StoreError",
@@ -165,8 +161,7 @@ def is_store(fh) -> bool:
 
 def _early(h5py):
     """A dataset creation list that allocates every chunk at creation (``H5D_ALLOC_TIME_EARLY``)."""
-    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    (dcpl := h5py.h5p.create(h5py.h5p.DATASET_CREATE)).set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
     return dcpl
 
 
@@ -198,15 +193,13 @@ class ChunkedStore:
         fix the space; a later value may have fewer rows). ``record`` is added.
     rng_rows : int, optional
         The number of PCG64 random-stream states :meth:`save_state` will store.
-    row_checksums : bool
-        One checksum per row and record (default); False: one per record over
-        every row (fields always written for every row at once, e.g. a
-        trajectory's replicas: 8 bytes per record instead of per row).
-    resume : bool
-        Reopen an existing file (its kind and ``meta`` must match) instead of
-        refusing it. A missing file is created.
-    overwrite : bool
-        Replace an existing file (at the first commit, atomically).
+    row_block : int or None
+        Rows one checksum covers, per record (default 1; None: all rows). Writes
+        of a field then cover whole blocks (a trajectory writes every replica at
+        once, a training run a block of models): 8 bytes a record per block.
+    resume, overwrite : bool
+        Reopen an existing file (kind and ``meta`` must match; a missing one is
+        created), or replace it (atomically, at the first commit).
     exists_hint : str
         The remedy named when the file exists and neither flag is set.
 
@@ -214,9 +207,8 @@ class ChunkedStore:
     ------
     ValueError
         ``out`` exists (without ``resume``/``overwrite``); on resume, a file of
-        another kind, an older layout, or a different run.
-    StoreError
-        On resume, a file that is empty, damaged or has no commit that verifies.
+        another kind, an older layout, or a different run; :class:`StoreError`
+        (a ValueError): on resume, a file empty, damaged or with no valid commit.
 
     Examples
     --------
@@ -238,7 +230,7 @@ class ChunkedStore:
 
     def __init__(self, path, *, kind: str, meta: dict, dims: dict, fields: dict, data: dict | None = None,
                  rows: str | None = None, state: dict | None = None, rng_rows: int | None = None,
-                 row_checksums: bool = True, resume: bool = False, overwrite: bool = False,
+                 row_block: int | None = 1, resume: bool = False, overwrite: bool = False,
                  exists_hint: str = "pass resume=True to continue it, or choose a new path"):
         h5py_module()
         self.path = os.fspath(path)
@@ -270,7 +262,7 @@ class ChunkedStore:
             self.fh = h5py_module().File(self.part, "w", rdcc_nbytes=_CACHE_BYTES)
             self.live, self.seq = False, 0
             try:
-                self._create(kind, dims, fields, data or {}, rows, dict(state or {}), rng_rows, row_checksums)
+                self._create(kind, dims, fields, data or {}, rows, dict(state or {}), rng_rows, row_block)
             except BaseException:
                 self.discard()
                 raise
@@ -278,7 +270,7 @@ class ChunkedStore:
             self._marker = (0, n[0] if n else 0, 0)
 
     # -- creation and checks -----------------------------------------------------------------
-    def _create(self, kind, dims, fields, data, rows, state, rng_rows, row_checksums):
+    def _create(self, kind, dims, fields, data, rows, state, rng_rows, row_block):
         h5py = h5py_module()
         fh = self.fh
         fh.attrs["format"] = FORMAT
@@ -295,8 +287,10 @@ class ChunkedStore:
         for name, (axes, values) in data.items():
             values = np.asarray(values)
             self._attach(fh.create_dataset(name, data=values, track_times=False), axes)
-            sums.create_dataset(name, data=checksum(values, _key_ndim(axes, rows)), track_times=False)
-            sums[name].attrs["role"] = "data"
+            k = _key_ndim(axes, rows)
+            block = max(1, values.shape[0]) if k == 2 else 0  # known whole: one checksum a record
+            sums.create_dataset(name, data=block_checksums(values, k, block), track_times=False)
+            sums[name].attrs.update(role="data", row_block=block)
         # Every chunk is allocated now (early allocation), so a write during the run only
         # overwrites bytes in place: no HDF5 metadata changes after creation (module docstring).
         for name, (axes, dtype) in fields.items():
@@ -310,14 +304,15 @@ class ChunkedStore:
                                    track_times=False, dcpl=_early(h5py))
             self._attach(ds, axes)
             k = _key_ndim(axes, rows)
-            across = not row_checksums and k == 2  # one checksum per record over every row
-            if across:
-                k, shape, maxshape, chunk_shape = 1, shape[1:], maxshape[1:], chunk_shape[1:]
+            block = (max(1, shape[0]) if row_block is None else min(row_block, max(1, shape[0]))) if k == 2 else 0
+            if k == 2:  # (row blocks, record)
+                shape = maxshape = (-(-shape[0] // block), shape[1])
+                chunk_shape = [shape[0], chunk_shape[1]]
             sums.create_dataset(name, shape=shape[:k], maxshape=maxshape[:k], dtype=np.uint64, fillvalue=0,
                                 chunks=_chunks(chunk_shape[:k], rows_axis=False) if k else None,
                                 track_times=False, dcpl=_early(h5py))
-            sums[name].attrs["role"] = ("records" if across else "record" if k and axes[k - 1].rsplit("/", 1)[-1]
-                                        == "record" else "row" if k else "once")
+            role = "record" if k and axes[k - 1].rsplit("/", 1)[-1] == "record" else "row" if k else "once"
+            sums[name].attrs.update(role=role, row_block=block)
         done = fh.create_dataset("records_done", data=np.zeros(dims[rows] if rows else (), dtype=np.int64),
                                  track_times=False)
         if rows:
@@ -375,14 +370,17 @@ class ChunkedStore:
         sums = self.dataset(f"checksums/{name}")
         value = np.asarray(value, dtype=ds.dtype)
         ds[index] = value
-        across = self._handles.get(("across", name))
-        if across is None:
-            across = self._handles[("across", name)] = sums.attrs["role"] == "records"
-        if across:  # every row at once: the checksum's key is the record
-            if index[0] != slice(None):
-                raise ValueError(f"{name!r} is checksummed across rows: write every row at once")
-            sums[index[1]] = checksum(np.moveaxis(value, 1, 0) if value.ndim == ds.ndim else value,
-                                      1 if value.ndim == ds.ndim else 0)
+        block = self._handles.get(("block", name))
+        if block is None:
+            block = self._handles[("block", name)] = int(sums.attrs["row_block"])
+        if block:  # (rows, record) keys: one checksum per block of rows and record
+            rows, rec = index
+            lo, hi, _ = rows.indices(ds.shape[0])
+            if lo % block or (hi % block and hi != ds.shape[0]):
+                raise ValueError(f"{name!r} is checksummed in blocks of {block} rows: write whole blocks")
+            if not isinstance(rec, slice):
+                value, rec = value[:, None], slice(rec, rec + 1)
+            sums[lo // block: -(-hi // block), rec] = block_checksums(value, 2, block)
         elif sums.ndim:
             shape = index_shape(index, sums.shape)
             sums[index] = checksum(value.reshape(shape + ds.shape[sums.ndim:]), len(shape))
@@ -392,13 +390,18 @@ class ChunkedStore:
     def verified(self, name, rows=slice(None), upto: int | None = None) -> np.ndarray:
         """``dataset[rows, :upto]`` (or ``[:upto]``) after checking it against its checksums."""
         ds, sums = self.dataset(name), self.dataset(f"checksums/{name}")
-        across = sums.attrs["role"] == "records"
-        index = (rows, slice(0, upto)) if sums.ndim == 2 or across else (slice(0, upto),) if sums.ndim else ()
-        values = ds[index]
-        bad = np.argwhere(_sums_of(values, sums.ndim, across) != sums[index[1:] if across else index])
+        block = int(sums.attrs["row_block"])
+        if block:
+            lo, hi, _ = rows.indices(ds.shape[0])
+            values = ds[lo:hi, :upto]
+            bad = np.argwhere(block_checksums(values, 2, block) != sums[lo // block: -(-hi // block), :upto])
+            bad[:, 0] += lo // block
+        else:
+            values = ds[:upto] if sums.ndim else ds[()]
+            bad = np.argwhere(checksum(values, sums.ndim) != (sums[:upto] if sums.ndim else sums[()]))
         if bad.size:
-            raise StoreError(_damage(self.path, name, bad, sums.ndim, self.fh.attrs.get("rows", ""),
-                                     resume=True))
+            raise StoreError(_damage(self.path, name, bad, sums.ndim, self.fh.attrs.get("rows", ""), block,
+                                     ds.shape[0], resume=True))
         return values
 
     def grow(self, axis: str, size: int) -> None:
@@ -599,16 +602,15 @@ def _unpack_states(arr) -> list:
              "has_uint32": int(e), "uinteger": int(f)} for a, b, c, d, e, f in arr]
 
 
-def _sums_of(values, key_ndim, across) -> np.ndarray:
-    """The checksums a dataset's values should have (``across``: one per record over every row)."""
-    return checksum(np.moveaxis(values, 1, 0), 1) if across else checksum(values, key_ndim)
-
-
-def _damage(path, name, bad, key_ndim, rows, resume=False) -> str:
+def _damage(path, name, bad, key_ndim, rows, block, size, resume=False) -> str:
     """The message for a checksum mismatch: the file, the dataset and its first bad record."""
     first = bad[np.lexsort((bad[:, 0], bad[:, -1]))][0] if key_ndim else ()
     if key_ndim == 2:
-        where, good = f"record {int(first[1])} of {rows or 'row'} {int(first[0])}", int(first[1])
+        good = int(first[1])
+        lo, hi = int(first[0]) * block, min(size, (int(first[0]) + 1) * block)
+        whose = "" if (lo, hi) == (0, size) else f" of {rows or 'row'} {lo}" if hi == lo + 1 else \
+            f" of {rows or 'row'}s {lo}..{hi - 1}"
+        where = f"record {good}{whose}"
     elif key_ndim == 1:
         where, good = f"record {int(first[0])}", int(first[0])
     else:
@@ -638,13 +640,12 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
             out["done"] = fh["records_done"][()]
 
             def visit(key, obj):
-                if not hasattr(obj, "dtype") or key == "records_done" or obj.is_scale:
-                    return
-                if key.startswith("state/"):
+                if hasattr(obj, "dtype") and key != "records_done" and not obj.is_scale:
                     sub = key[len("state/"):]
-                    out["state"][sub] = _unpack_states(obj[()]) if sub == "bit_generators" else obj[()]
-                else:
-                    out["arrays"][key] = obj[()]
+                    if key.startswith("state/"):
+                        out["state"][sub] = _unpack_states(obj[()]) if sub == "bit_generators" else obj[()]
+                    else:
+                        out["arrays"][key] = obj[()]
             fh.visititems(visit)
             return out
         found = _committed(fh)
@@ -668,12 +669,13 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
         for key, values in out["arrays"].items():
             sums_ds = fh[f"checksums/{key}"]
             sums, role = sums_ds[()], sums_ds.attrs.get("role", "data")
-            k = sums.ndim
-            mismatch = np.asarray(_sums_of(values, k, role == "records") != sums)
-            if role == "records":
-                mismatch &= np.arange(sums.shape[-1]) < np.min(done)
-            elif role == "record":  # only committed records count: later ones may be half written
-                mismatch &= np.arange(sums.shape[-1]) < (done.reshape(-1, 1) if k == 2 else done)
+            block, k = int(sums_ds.attrs.get("row_block", 0)), sums.ndim
+            mismatch = np.asarray(block_checksums(values, k, block) != sums)
+            if role == "record" and k == 2:  # only committed records count: later ones may be half written
+                upto = np.minimum.reduceat(done, np.arange(0, done.shape[0], block)) if done.size else done
+                mismatch &= np.arange(sums.shape[1]) < upto.reshape(-1, 1)
+            elif role == "record":
+                mismatch &= np.arange(sums.shape[0]) < np.min(done)
             elif role == "row":  # a per-row field rewritten each commit: the committed state says
                 if key in found["state"]:
                     values[lo:hi] = found["state"][key][: hi - lo]
@@ -685,9 +687,12 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
             if not bad.size:
                 continue
             if not prefix:
-                raise StoreError(_damage(name, key, bad, k, rows))
+                raise StoreError(_damage(name, key, bad, k, rows, block, values.shape[0] if k else 0))
             if role == "row":
                 done[bad[:, 0]] = 0
+            elif k == 2:
+                for j, r in bad:
+                    done[j * block: (j + 1) * block] = np.minimum(done[j * block: (j + 1) * block], r)
             else:
                 done = np.minimum(done, int(bad[:, -1].min()) if k else 0)
         out["done"] = done
@@ -726,7 +731,7 @@ class TrajectoryStore:
             dims={"replica": replicas, "record": n_records, "mode": n},
             fields={"x": (("replica", "record", "mode"), "f8")},
             data={"t": (("record",), np.asarray(t, dtype=np.float64))},
-            state={"x": x0, "counts": counts, "gaps": gaps}, rng_rows=replicas, row_checksums=False)
+            state={"x": x0, "counts": counts, "gaps": gaps}, rng_rows=replicas, row_block=None)
         self.path = self._store.path
         if not self._store.live:  # a new file: record 0 and the start, committed (the file appears now)
             self._store.write("x", (slice(None), 0), x0)

@@ -195,13 +195,14 @@ def test_a_corrupted_byte_is_caught_on_load_and_the_records_before_it_stay_reada
 
 def test_a_corrupted_harvest_names_the_model_and_record(tmp_path):
     path = str(tmp_path / "h.h5")
-    cg.training.teacher_student(models=4, steps=40, record_every=4, seed=3, epoch_batches=4, batch_size=4,
-                                out=path, progress=False)
-    _flip_byte(path, "weights", (2, 7, 0, 1))
-    with pytest.raises(st.StoreError, match=r"record 7 of model 2 of 'weights'"):
+    whole = cg.training.teacher_student(models=4, steps=40, record_every=4, seed=3, epoch_batches=4, batch_size=4,
+                                        out=path, progress=False, block_models=2)
+    _flip_byte(path, "weights", (2, 7, 0, 1))  # one checksum per block of models (2) and record
+    with pytest.raises(st.StoreError, match=r"record 7 of models 2..3 of 'weights' does not match"):
         cg.training.Harvest.load(path)
     good = st.read_store(path, prefix=True)
-    assert good["done"].tolist() == [7, 7, 7, 7]
+    assert good["done"].tolist() == [11, 11, 7, 7]  # the other block keeps all its records
+    np.testing.assert_array_equal(good["arrays"]["weights"][:2], whole.weights[:2])
 
 
 def test_truncated_and_empty_files_get_a_clear_error(tmp_path):

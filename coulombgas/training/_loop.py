@@ -123,7 +123,8 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
     store = None
     if out is not None:
         store = _Store(os.fspath(out), name=name, params=params, seed=seed_rec, gram=gram,
-                       steps_at=at, models=models, resume=resume, record_weights=record_weights)
+                       steps_at=at, models=models, resume=resume, record_weights=record_weights,
+                       block_models=block_models)
     show = progress if progress is not None else models * steps > 2e6
     bar = None
     if show:
@@ -240,8 +241,8 @@ class _Store:
     The file is created at the first write, when the weights' shape is known.
     """
 
-    def __init__(self, path, *, name, params, seed, gram, steps_at, models, resume, record_weights):
-        self.path, self.models, self.steps_at = path, models, steps_at
+    def __init__(self, path, *, name, params, seed, gram, steps_at, models, resume, record_weights, block_models):
+        self.path, self.models, self.steps_at, self.block_models = path, models, steps_at, block_models
         self.record_weights = record_weights
         self.meta = {"model": name, "params": params, "seed": seed, "gram": gram, "record_weights": record_weights}
         self.store, self.resume = None, resume
@@ -260,7 +261,7 @@ class _Store:
                 fields["weights"] = (("model", "record", "row", "col"), "f8")
         self.store = ChunkedStore(
             self.path, kind="harvest", meta=self.meta, rows="model", resume=self.resume,
-            dims=dims, fields=fields, state=state, rng_rows=rng_rows,
+            dims=dims, fields=fields, state=state, rng_rows=rng_rows, row_block=self.block_models,
             data={"steps": (("record",), self.steps_at), "model_id": (("model",), np.arange(self.models, dtype=np.int64))})
 
     def block_done(self, lo) -> bool:
