@@ -17,11 +17,11 @@ CASES = {
     # 1500 replicas, one record per chunk: a commit every ~10 ms, most time spent writing.
     "simulate-write": dict(n=8, t_end=3.0, dt=0.01, replicas=1500, record_every=1, chunk_records=1),
     # Few replicas, 400 steps per record, chunks sized by wall time (so they differ run to run).
-    "simulate-compute": dict(n=40, t_end=16.0, dt=0.0005, replicas=2, record_every=800, chunk_records=None),
+    "simulate-compute": dict(n=40, t_end=240.0, dt=0.0005, replicas=2, record_every=8000, chunk_records=None),
     # A record (and a commit) per update, four blocks of models.
     "train-write": dict(models=40, steps=600, record_every=1, block_models=10),
     # Few records, many updates each.
-    "train-compute": dict(models=6, steps=3_000_000, record_every=300_000, block_models=3),
+    "train-compute": dict(models=6, steps=30_000_000, record_every=3_000_000, block_models=3),
     "torch": dict(steps=1500),
     # 5000 replicas of 64 modes, a 2.5 MB record per chunk: long flushes, where the store of
     # issue 14 lost the order of its writes (2 of 10 kills resumed silently different).
