@@ -322,11 +322,16 @@ class CoulombGas:
     def ground_state(self) -> np.ndarray:
         """The T = 0 equilibrium (or its harmonic approximation), ascending, shape (n,).
 
-        * Polynomial and custom potentials: with V approximated by κ(x − m)²/2
-          around the modes' mean minimum m (mean curvature κ), the zero-noise
-          equilibrium a κ(x_i − m) = c w̄ Σ_{j≠i} 1/(x_i − x_j) is
-          x_i = m + √(c w̄/(a κ)) ζ_i, ζ_i the zeros of the Hermite polynomial
-          H_n (Stieltjes 1885); exact for a common quadratic potential.
+        * Quadratic potentials: with V approximated by κ(x − m)²/2 around the
+          modes' mean minimum m (mean curvature κ), the zero-noise equilibrium
+          a κ(x_i − m) = c w̄ Σ_{j≠i} 1/(x_i − x_j) is x_i = m + √(c w̄/(a κ)) ζ_i,
+          ζ_i the zeros of the Hermite polynomial H_n (Stieltjes 1885); exact for
+          a common quadratic potential.
+        * Other polynomial and custom potentials: the same Hermite shape m + L ζ
+          with the width L that satisfies the equilibrium's virial identity
+          Σ_i (x_i − m) a V_i'(x_i) = c w̄ n(n − 1)/2 (a scalar root, O(n) per
+          evaluation), which stays right where the curvature at the minimum
+          vanishes (V = x⁴/4).
         * Laguerre potentials V = p x − A log x: a(p − A/x_i) = c w̄ Σ_{j≠i} 1/(x_i − x_j)
           is solved by x_i = s ξ_i with ξ_i the zeros of L_n^{(α)},
           s = c w̄/(2 a p), α = 2aA/(c w̄) − 1 (Stieltjes); exact for a common
