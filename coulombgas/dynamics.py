@@ -214,10 +214,12 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
         Show a tqdm progress bar (default: for runs with more than 1e7 particle-steps).
         ``progress``, ``resume`` and ``fallback`` must be real booleans.
     device : {"cpu", "cuda"}
-        ``"cuda"`` runs the replicas on an NVIDIA GPU (:func:`coulombgas.gpu.simulate_cuda`,
-        extra ``gpu``): the same SDE and step control, its own random streams (same law,
-        not the same paths), no ``out``/``resume``. Without a GPU: ValueError, unless
-        ``fallback=True`` (warn and run on the CPU).
+        ``"cuda"`` runs the replicas on an NVIDIA GPU (:func:`coulombgas.cuda.sde.integrate`,
+        extra ``gpu``): the same SDE and the adaptive schemes' step control (``"auto"`` is
+        ``"adaptive-heun"`` there: the IMEX schemes have no CUDA kernel), its own random
+        streams (same law, not the same paths), n ≤ 64, built-in potentials, no
+        ``out``/``resume``; every argument is checked before the back end is chosen. Without
+        a GPU: ValueError, unless ``fallback=True`` (warn and run on the CPU).
 
     Returns
     -------
