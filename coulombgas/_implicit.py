@@ -1,4 +1,4 @@
-"""The drift-implicit nearest-neighbour step of the IMEX integrators (dynamics.py).
+"""The drift-implicit nearest-neighbour step of the IMEX integrators (the kernels in _sde.py).
 
 Split the drift of dx_i = [a K_i(x_i) + c Σ_{j≠i} w_j/(x_i − x_j)] dt + s_i dW_i as
 
