@@ -97,22 +97,30 @@ def _cli(*args, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-@pytest.mark.parametrize("n,replicas,t_end,dt", [(100, 4, 5.0, 1e-4), (1000, 1, 1.0, 1e-5)])
-def test_ctrl_c_commits_the_chunk_exits_130_and_resume_continues(tmp_path, n, replicas, t_end, dt):
-    out = tmp_path / "run"
-    args = ["simulate", "--n", str(n), "--beta", "2", "--t-end", str(t_end), "--dt", str(dt), "--replicas", str(replicas),
-            "--record-every", "20", "--seed", "3", "--quiet", "--out", str(out)]
-    proc = _cli(*args)
-    traj = out / "trajectory.h5"
+def _interrupt_when_committed(proc, path, settle=0.0):
+    """SIGINT ``proc`` once ``path`` holds 3 committed records (past compiling); (stderr, latency in s).
+
+    Asserts the exit status 130 of a run stopped by Ctrl-C.
+    """
     deadline = time.time() + 300
-    while _records_in(traj) < 3 and time.time() < deadline:  # past compiling: chunks are being committed
+    while _records_in(path) < 3 and time.time() < deadline:
         time.sleep(0.1)
-    time.sleep(0.5)
+    time.sleep(settle)
     sent = time.perf_counter()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     latency = time.perf_counter() - sent
     assert proc.returncode == 130, err
+    return err, latency
+
+
+@pytest.mark.parametrize("n,replicas,t_end,dt", [(100, 4, 5.0, 1e-4), (1000, 1, 1.0, 1e-5)])
+def test_ctrl_c_commits_the_chunk_exits_130_and_resume_continues(tmp_path, n, replicas, t_end, dt):
+    out = tmp_path / "run"
+    args = ["simulate", "--n", str(n), "--beta", "2", "--t-end", str(t_end), "--dt", str(dt), "--replicas", str(replicas),
+            "--record-every", "20", "--seed", "3", "--quiet", "--out", str(out)]
+    traj = out / "trajectory.h5"
+    err, latency = _interrupt_when_committed(_cli(*args), traj, settle=0.5)
     kept = int(err.split("interrupted: ")[1].split()[0])
     print(f"\nn = {n}: Ctrl-C answered in {latency:.2f} s, {kept} records kept")
     assert f"records kept in {traj}; run the same command with --resume to continue" in err
@@ -142,16 +150,8 @@ def test_ctrl_c_on_training_commits_exits_130_and_resume_continues(tmp_path):
     out = tmp_path / "train"
     args = ["train", "teacher-student", "--models", "8", "--steps", "40000", "--record-every", "20", "--seed", "2",
             "--set", "block_models=4", "--quiet", "--out", str(out)]
-    proc = _cli(*args)
     path = out / "harvest.h5"
-    deadline = time.time() + 300
-    while _records_in(path) < 3 and time.time() < deadline:
-        time.sleep(0.1)
-    sent = time.perf_counter()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    latency = time.perf_counter() - sent
-    assert proc.returncode == 130, err
+    err, latency = _interrupt_when_committed(_cli(*args), path)
     print(f"\ntraining: Ctrl-C answered in {latency:.2f} s: {err.strip()}")
     assert "of 2001 records for models" in err and "run the same command with --resume to continue" in err
     resumed = _cli(*args, "--resume")
