@@ -298,8 +298,8 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
     if device == "cuda" and cuda_device.require("cuda", fallback=fallback):
         if scheme == "auto":  # no IMEX kernel on the device: its default is adaptive Heun
             chosen = SCHEMES["adaptive-heun"]
-        return _simulate_cuda(gas, x, t, chosen, dt_eff, n_steps, record_every, max_gap_factor, max_refinements,
-                              seed, chunk_records)
+        return _simulate_cuda(gas, (kind, params, lower, a, c, w, s), x, t, chosen, dt_eff, n_steps, record_every,
+                              max_gap_factor, max_refinements, seed, chunk_records)
 
     ss = _rng.seed_sequence(seed)
     seed_info = _rng.seed_record(ss)
@@ -416,10 +416,13 @@ def simulate(gas: CoulombGas, t_end: float, dt: float, *, x0=None, replicas: int
 
 # Schemes the GPU kernel does not have.
 _CPU_ONLY = ("imex-euler", "imex-heun")
-def _simulate_cuda(gas, x, t, chosen, dt, n_steps, record_every, max_gap_factor, max_refinements, seed,
+def _simulate_cuda(gas, arrays, x, t, chosen, dt, n_steps, record_every, max_gap_factor, max_refinements, seed,
                    chunk_records):
-    """The validated run on the GPU (:func:`coulombgas.cuda.sde.integrate`), as a Trajectory."""
-    kind, params, lower, a, c, w, s = gas.kernel_arrays()
+    """The validated run on the GPU (:func:`coulombgas.cuda.sde.integrate`), as a Trajectory.
+
+    ``arrays`` is the gas in kernel form, ``gas.kernel_arrays()``, as simulate computed it.
+    """
+    kind, params, lower, a, c, w, s = arrays
     ss = _rng.seed_sequence(seed)
     records, _, counts, gaps = cuda_sde.integrate(x, kind, params, lower, a, c, w, s, chosen.name, dt, n_steps,
                                                   record_every, max_gap_factor, max_refinements, ss, chunk_records)
