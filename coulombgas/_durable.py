@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["checksum", "block_checksums", "index_shape", "RunInterrupted", "Pacer", "Interrupts"]
+__all__ = ["checksum", "block_checksums", "index_shape", "damage_message", "RunInterrupted", "Pacer", "Interrupts"]
 
 _WEIGHT_SEED = 0x636F756C  # fixed forever: the checksums of every file depend on it
 _weights_cache = np.zeros(0, dtype=np.uint64)
@@ -80,6 +80,26 @@ def index_shape(index, shape) -> tuple:
         elif not isinstance(item, (int, np.integer)):
             raise TypeError(f"store indices are ints and slices, got {type(item).__name__}")
     return tuple(out)
+
+
+def damage_message(path, name, bad, key_ndim, rows, block, size, resume=False) -> str:
+    """The message for a checksum mismatch: the file, the dataset and its first bad record."""
+    first = bad[np.lexsort((bad[:, 0], bad[:, -1]))][0] if key_ndim else ()
+    if key_ndim == 2:
+        good = int(first[1])
+        lo, hi = int(first[0]) * block, min(size, (int(first[0]) + 1) * block)
+        whose = "" if (lo, hi) == (0, size) else f" of {rows or 'row'} {lo}" if hi == lo + 1 else \
+            f" of {rows or 'row'}s {lo}..{hi - 1}"
+        where = f"record {good}{whose}"
+    elif key_ndim == 1:
+        where, good = f"record {int(first[0])}", int(first[0])
+    else:
+        where, good = "its only entry", 0
+    then = ("it cannot be continued bit for bit: start again with a new path (or overwrite=True / --force)"
+            if resume else "the records before it are intact: read them with "
+            f"coulombgas.store.read_store({path!r}, prefix=True)")
+    return (f"{path} is damaged: {where} of '{name}' does not match its checksum ({good} good records "
+            f"before it); {then}")
 
 
 class RunInterrupted(KeyboardInterrupt):

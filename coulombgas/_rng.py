@@ -9,11 +9,12 @@ split over threads.
 
 from __future__ import annotations
 
+import json
 import numbers
 
 import numpy as np
 
-__all__ = ["seed_sequence", "generator", "streams", "seed_record", "from_record"]
+__all__ = ["seed_sequence", "generator", "streams", "seed_record", "from_record", "pack_pcg64", "unpack_pcg64"]
 
 
 def seed_sequence(seed) -> np.random.SeedSequence:
@@ -69,3 +70,25 @@ def seed_record(seed) -> dict:
 def from_record(record: dict) -> np.random.SeedSequence:
     """The :class:`~numpy.random.SeedSequence` that :func:`seed_record` described."""
     return np.random.SeedSequence(record["entropy"], spawn_key=tuple(record["spawn_key"]))
+
+
+_LOW64 = (1 << 64) - 1  # the low half of a 128-bit PCG64 word
+
+
+def pack_pcg64(states) -> np.ndarray:
+    """PCG64 bit-generator states as a (rows, 6) uint64 array."""
+    out = np.empty((len(states), 6), dtype=np.uint64)
+    for row, st in zip(out, states):
+        if st.get("bit_generator") != "PCG64":
+            raise ValueError(f"only PCG64 streams can be stored, got {st.get('bit_generator')}")
+        s, inc = int(st["state"]["state"]), int(st["state"]["inc"])
+        row[:] = (s >> 64, s & _LOW64, inc >> 64, inc & _LOW64, int(st["has_uint32"]), int(st["uinteger"]))
+    return out
+
+
+def unpack_pcg64(arr) -> list:
+    """The states :func:`pack_pcg64` packed (or, from the first store, JSON strings), as state dicts."""
+    if getattr(arr, "dtype", None) is not None and arr.dtype.kind == "O":  # version 1 JSON strings
+        return [json.loads(text if isinstance(text, str) else text.decode()) for text in arr]
+    return [{"bit_generator": "PCG64", "state": {"state": (int(a) << 64) | int(b), "inc": (int(c) << 64) | int(d)},
+             "has_uint32": int(e), "uinteger": int(f)} for a, b, c, d, e, f in arr]

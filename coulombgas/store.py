@@ -23,7 +23,7 @@ Why this survives a kill at any moment. HDF5 keeps metadata and chunks in
 its caches and writes them at a flush in its own order; a kill inside a flush
 can leave half-written metadata ("bad object header version number"), and
 chunks reach the file out of program order. So (1) the file is built whole as
-``path.part`` (every chunk allocated at creation, fixed-size state slots) and
+``path.part`` (every chunk placed at creation, fixed-size state slots) and
 moved over ``path`` at its first commit: during the run a write only
 overwrites bytes in place and no HDF5 metadata ever changes (growing an axis
 works on a copy that replaces the file at the next commit); (2) a commit
@@ -33,6 +33,15 @@ kill in the middle of a slot leaves the other one, a commit older, as the
 resume point. Resuming from it reproduces the uninterrupted run bit for bit
 (tests/test_kill.py kills real writers at random moments to show it).
 
+Why a truncated copy keeps its leading records. The head of the file holds
+all of its metadata (one sized block), the axes, state slots and checksums;
+the record chunks follow in record order across the datasets
+(:mod:`coulombgas._h5layout`). :func:`open_h5` reads a file shorter than its
+superblock says with the tail as zeros: the records lost fail their checksums,
+the error names the first, and ``read_store(path, prefix=True)`` returns those
+before it. (A recording whose axis grew has later metadata among its records:
+a cut before it may leave nothing readable, and says so.)
+
 Layer 0: NumPy, h5py (lazily) and the standard library. References:
 D. Foreman-Mackey et al., emcee, ``backends/hdf.py``; Unidata, "NetCDF-4
 format" (2008); J. L. Carter, M. N. Wegman, J. Comput. Syst. Sci. 18 (1979) 143.
@@ -41,13 +50,15 @@ format" (2008); J. L. Carter, M. N. Wegman, J. Comput. Syst. Sci. 18 (1979) 143.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 
 import numpy as np
 
-from ._durable import block_checksums, checksum, index_shape
+from ._durable import block_checksums, checksum, damage_message, index_shape
+from ._h5layout import (ZeroPadded, allocate_in_record_order, chunk_shape, end_of_address, field_chunks,
+                        meta_block_bytes, metadata_spilled)
+from ._rng import pack_pcg64, unpack_pcg64
 
 __all__ = ["h5py_module", "json_default", "dumps", "write_json", "read_json", "ChunkedStore", "is_store",
            "read_store", "TrajectoryStore", "read_trajectory_arrays", "FORMAT", "VERSION", "StoreError",
@@ -55,9 +66,6 @@ __all__ = ["h5py_module", "json_default", "dumps", "write_json", "read_json", "C
 
 FORMAT = "coulombgas-store"
 VERSION = 2
-# Target chunk size in elements (512 KiB of float64): small enough for h5py's per-dataset
-# chunk cache (set to 8 MiB below), large enough that a long run is a few thousand chunks.
-_CHUNK_ELEMENTS = 2**16
 _CACHE_BYTES = 8 << 20
 # Names under /state that the store writes itself (a model's state arrays may not use them).
 _RESERVED = frozenset({"bit_generators", "record"})
@@ -101,32 +109,6 @@ def read_json(path):
         return json.load(fh)
 
 
-def _even(size: int, most: int) -> int:
-    """The shortest chunk length <= ``most`` that needs no more chunks for ``size`` than ``most`` does.
-
-    HDF5 stores an edge chunk whole, so 1001 records in chunks of 819 would
-    cost 1638 on disk; chunks of 501 cost 1002.
-    """
-    pieces = -(-size // max(1, most))
-    return -(-size // pieces)
-
-
-def _chunks(shape, rows_axis: bool) -> tuple:
-    """Chunk shape of at most ``_CHUNK_ELEMENTS``: whole trailing axes, then rows, then records."""
-    shape = [max(1, int(s)) for s in shape]
-    if not shape:
-        return ()
-    out = list(shape)
-    # Trailing axes (one record of one row) whole; rows next (a chunk of records is written
-    # for all rows at once); the record axis takes what is left.
-    inner = 2 if rows_axis and len(shape) >= 2 else 1
-    budget = max(1, _CHUNK_ELEMENTS // max(1, math.prod(shape[inner:])))
-    out[0] = _even(shape[0], budget)
-    if inner == 2:
-        out[1] = _even(shape[1], max(1, budget // out[0]))
-    return tuple(out)
-
-
 def _key_ndim(axes, rows) -> int:
     """Axes one checksum covers the rest of: up to ``record``, else the row axis, else none."""
     names = [a.rsplit("/", 1)[-1] for a in axes]
@@ -140,18 +122,44 @@ class StoreError(ValueError):
 
 
 def open_h5(path, mode="r", **kw):
-    """``h5py.File(path, mode)``, with a :class:`StoreError` naming the file when HDF5 cannot open it."""
+    """``h5py.File(path, mode)``, with a :class:`StoreError` naming the file when HDF5 cannot open it.
+
+    A file cut short (shorter than its superblock says) is opened for reading
+    with the missing tail read as zeros (:mod:`coulombgas._h5layout`): the
+    records there fail their checksums, so :func:`read_store` names the first
+    lost one and, with ``prefix=True``, returns those before it.
+    """
     h5py = h5py_module()
     path = os.fspath(path)
+    size = os.path.getsize(path) if os.path.exists(path) else None
     try:
+        if size == 0 and mode in ("r", "r+"):  # HDF5 2 would take an empty file for a new one in r+
+            raise OSError("no superblock")
         return h5py.File(path, mode, **kw)
     except (OSError, RuntimeError) as exc:
-        size = os.path.getsize(path) if os.path.exists(path) else None
         if size is None:
             raise
-        what = "empty (0 bytes)" if size == 0 else f"truncated or damaged ({size} bytes; HDF5 says: {exc})"
-        raise StoreError(f"{path} cannot be opened: the file is {what}. Nothing in it can be read; run again "
-                         "with a new path (or overwrite=True / --force), or restore a copy") from None
+        end = end_of_address(path) if size else None
+        if end is None or size >= end:
+            what = "empty (0 bytes)" if size == 0 else f"damaged ({size} bytes; HDF5 says: {exc})"
+            raise StoreError(f"{path} cannot be opened: the file is {what}. Nothing in it can be read; run again "
+                             "with a new path (or overwrite=True / --force), or restore a copy") from None
+        cut = f"{path} is truncated ({size} of its {end} bytes)"
+        if mode != "r":
+            raise StoreError(f"{cut}: it cannot be continued; the records before the cut can be read with "
+                             f"coulombgas.store.read_store({path!r}, prefix=True)") from None
+        fh = None
+        try:  # every object and attribute, read now: the head (the index) must be whole
+            fh = h5py.File(ZeroPadded(path, end), "r", **kw)
+            fh.visititems(lambda _, obj: dict(obj.attrs))
+            dict(fh.attrs)
+        except (OSError, RuntimeError, KeyError, ValueError):
+            if fh is not None:
+                fh.close()
+            raise StoreError(f"{cut}, inside the index at its head: nothing in it can be read; restore a "
+                             "copy or run again") from None
+        fh.coulombgas_truncated = cut
+        return fh
 
 
 def is_store(fh) -> bool:
@@ -159,9 +167,11 @@ def is_store(fh) -> bool:
     return fh.attrs.get("format") == FORMAT
 
 
-def _early(h5py):
-    """A dataset creation list that allocates every chunk at creation (``H5D_ALLOC_TIME_EARLY``)."""
-    (dcpl := h5py.h5p.create(h5py.h5p.DATASET_CREATE)).set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+def _early(h5py, incremental=False):
+    """A dataset creation list that allocates every chunk at creation (``H5D_ALLOC_TIME_EARLY``), or,
+    ``incremental``, as each is first written (the store writes them all at creation, in record order)."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_INCR if incremental else h5py.h5d.ALLOC_TIME_EARLY)
     return dcpl
 
 
@@ -259,18 +269,25 @@ class ChunkedStore:
                 raise ValueError(f"`out` file {self.path} exists; {exists_hint}")
             # Built beside the target and moved over it at the first commit: a run refused or
             # killed before then leaves no file (and an overwritten one intact until then).
-            self.fh = h5py_module().File(self.part, "w", rdcc_nbytes=_CACHE_BYTES)
             self.live, self.seq = False, 0
-            try:
-                self._create(kind, dims, fields, data or {}, rows, dict(state or {}), rng_rows, row_block)
-            except BaseException:
+            block = meta_block_bytes(dims, fields, rows, 2 * len(data or {}) + 2 * len(state or {}) + 12)
+            while True:  # a bigger head block while HDF5 spills metadata among the records
+                self.fh = h5py_module().File(self.part, "w", rdcc_nbytes=_CACHE_BYTES, meta_block_size=block)
+                try:
+                    spilled = self._create(kind, dims, fields, data or {}, rows, dict(state or {}), rng_rows,
+                                           row_block, block)
+                except BaseException:
+                    self.discard()
+                    raise
+                if not spilled or block > 1 << 26:
+                    break
                 self.discard()
-                raise
+                block *= 4
             n = self.fh["records_done"].shape
             self._marker = (0, n[0] if n else 0, 0)
 
     # -- creation and checks -----------------------------------------------------------------
-    def _create(self, kind, dims, fields, data, rows, state, rng_rows, row_block):
+    def _create(self, kind, dims, fields, data, rows, state, rng_rows, row_block, meta_block):
         h5py = h5py_module()
         fh = self.fh
         fh.attrs["format"] = FORMAT
@@ -281,7 +298,7 @@ class ChunkedStore:
         for name, size in dims.items():
             scale = fh.create_dataset(name, data=np.arange(size or 0, dtype=np.int64), maxshape=(size,),
                                       chunks=(1024,) if size is None else None, track_times=False,
-                                      dcpl=_early(h5py) if size is None else None)
+                                      dcpl=_early(h5py))
             scale.make_scale(name.rsplit("/", 1)[-1])
         sums = fh.create_group("checksums")
         for name, (axes, values) in data.items():
@@ -291,28 +308,6 @@ class ChunkedStore:
             block = max(1, values.shape[0]) if k == 2 else 0  # known whole: one checksum a record
             sums.create_dataset(name, data=block_checksums(values, k, block), track_times=False)
             sums[name].attrs.update(role="data", row_block=block)
-        # Every chunk is allocated now (early allocation), so a write during the run only
-        # overwrites bytes in place: no HDF5 metadata changes after creation (module docstring).
-        for name, (axes, dtype) in fields.items():
-            dtype = np.dtype(dtype)
-            shape = tuple(dims[a] or 0 for a in axes)
-            maxshape = tuple(dims[a] for a in axes)
-            fill = np.nan if dtype.kind == "f" else 0
-            chunk_shape = [dims[a] if dims[a] is not None else 1024 for a in axes]
-            ds = fh.create_dataset(name, shape=shape, maxshape=maxshape, dtype=dtype, fillvalue=fill,
-                                   chunks=_chunks(chunk_shape, rows_axis=bool(rows) and axes[0] == rows),
-                                   track_times=False, dcpl=_early(h5py))
-            self._attach(ds, axes)
-            k = _key_ndim(axes, rows)
-            block = (max(1, shape[0]) if row_block is None else min(row_block, max(1, shape[0]))) if k == 2 else 0
-            if k == 2:  # (row blocks, record)
-                shape = maxshape = (-(-shape[0] // block), shape[1])
-                chunk_shape = [shape[0], chunk_shape[1]]
-            sums.create_dataset(name, shape=shape[:k], maxshape=maxshape[:k], dtype=np.uint64, fillvalue=0,
-                                chunks=_chunks(chunk_shape[:k], rows_axis=False) if k else None,
-                                track_times=False, dcpl=_early(h5py))
-            role = "record" if k and axes[k - 1].rsplit("/", 1)[-1] == "record" else "row" if k else "once"
-            sums[name].attrs.update(role=role, row_block=block)
         done = fh.create_dataset("records_done", data=np.zeros(dims[rows] if rows else (), dtype=np.int64),
                                  track_times=False)
         if rows:
@@ -330,6 +325,36 @@ class ChunkedStore:
             grp.create_dataset("lengths", data=np.zeros(len(names), dtype=np.int64), track_times=False)
             grp.create_dataset("commit", data=np.zeros(4, dtype=np.int64), track_times=False)
             grp.create_dataset("checksum", data=np.uint64(0), track_times=False)
+        # The records last, every chunk placed now in record order (_h5layout): no HDF5 metadata
+        # changes during the run, and a truncated copy keeps its head (module docstring).
+        made, record_axes = [], []
+        for name, (axes, dtype) in fields.items():
+            dtype = np.dtype(dtype)
+            shape = tuple(dims[a] or 0 for a in axes)
+            maxshape = tuple(dims[a] for a in axes)
+            base = [dims[a] if dims[a] is not None else 1024 for a in axes]
+            chunks = field_chunks(dims, axes, rows)
+            k = _key_ndim(axes, rows)
+            block = (max(1, shape[0]) if row_block is None else min(row_block, max(1, shape[0]))) if k == 2 else 0
+            sum_shape, sum_max, sum_chunks = shape[:k], maxshape[:k], base[:k]
+            if k == 2:  # (row blocks, record)
+                sum_shape = sum_max = (-(-shape[0] // block), shape[1])
+                sum_chunks = (sum_shape[0], base[1])
+            sums.create_dataset(name, shape=sum_shape, maxshape=sum_max, dtype=np.uint64, fillvalue=0,
+                                chunks=chunk_shape(sum_chunks, rows_axis=False) if k else None,
+                                track_times=False, dcpl=_early(h5py))
+            role = "record" if k and axes[k - 1].rsplit("/", 1)[-1] == "record" else "row" if k else "once"
+            sums[name].attrs.update(role=role, row_block=block)
+            ds = fh.create_dataset(name, shape=shape, maxshape=maxshape, dtype=dtype, chunks=chunks,
+                                   fillvalue=np.nan if dtype.kind == "f" else 0, track_times=False,
+                                   dcpl=_early(h5py, incremental=True))
+            self._attach(ds, axes)
+            made.append(ds)
+            names = [a.rsplit("/", 1)[-1] for a in axes]
+            record_axes.append(names.index("record") if "record" in names else None)
+        before = fh.id.get_filesize()
+        written = allocate_in_record_order(made, record_axes)
+        return metadata_spilled(before, written, fh.id.get_filesize(), meta_block)
 
     def _attach(self, ds, axes):
         for i, axis in enumerate(axes):
@@ -400,7 +425,7 @@ class ChunkedStore:
             values = ds[:upto] if sums.ndim else ds[()]
             bad = np.argwhere(checksum(values, sums.ndim) != (sums[:upto] if sums.ndim else sums[()]))
         if bad.size:
-            raise StoreError(_damage(self.path, name, bad, sums.ndim, self.fh.attrs.get("rows", ""), block,
+            raise StoreError(damage_message(self.path, name, bad, sums.ndim, self.fh.attrs.get("rows", ""), block,
                                      ds.shape[0], resume=True))
         return values
 
@@ -408,7 +433,7 @@ class ChunkedStore:
         """Resize the growable axis ``axis`` (and every dataset along it) to ``size``.
 
         Resizing changes HDF5 metadata, which a kill could leave half written,
-        so it is done on a copy (``path.part``) that the next :meth:`commit`
+        so it is done (and the new chunks placed, in record order) on a copy (``path.part``) that the next :meth:`commit`
         moves over the file: a killed run leaves the old file whole. Doubling
         the size each time keeps the copying under twice the final file.
         """
@@ -422,11 +447,13 @@ class ChunkedStore:
         scale.resize((size,))
         if size > old:
             scale[old:] = np.arange(old, size)
-        for ds, i in self._along(axis):
+        along = self._along(axis)
+        for ds, i in along:
             ds.resize(size, axis=i)
             sums = self.dataset(f"checksums/{ds.name.lstrip('/')}")
             if sums.ndim > i:
                 sums.resize(size, axis=i)
+        allocate_in_record_order([ds for ds, _ in along], [i for _, i in along], [old] * len(along))
 
     def _along(self, axis):
         """(dataset, axis index) of every dataset attached to the scale ``axis`` (cached)."""
@@ -509,7 +536,7 @@ class ChunkedStore:
         grp = self.fh[_SLOTS[0]]
         items = {key: np.array(value, copy=True) for key, value in arrays.items()}
         if rng_states is not None:
-            items["bit_generators"] = _pack_states(rng_states)
+            items["bit_generators"] = pack_pcg64(rng_states)
         if record is not None:
             items["record"] = np.int64(record)
         for key, value in items.items():
@@ -549,7 +576,6 @@ class ChunkedStore:
 
 _SLOTS = ("state/0", "state/1")
 _SLOT_OWN = frozenset({"lengths", "commit", "checksum"})
-_LOW = (1 << 64) - 1
 
 
 def _slot_checksum(marker, lengths, values) -> np.uint64:
@@ -581,45 +607,7 @@ def _committed(fh):
 
 
 def _state_values(raw) -> dict:
-    return {key: _unpack_states(value) if key == "bit_generators" else value for key, value in raw.items()}
-
-
-def _pack_states(states) -> np.ndarray:
-    """PCG64 bit-generator states as a (rows, 6) uint64 array."""
-    out = np.empty((len(states), 6), dtype=np.uint64)
-    for row, st in zip(out, states):
-        if st.get("bit_generator") != "PCG64":
-            raise ValueError(f"only PCG64 streams can be stored, got {st.get('bit_generator')}")
-        s, inc = int(st["state"]["state"]), int(st["state"]["inc"])
-        row[:] = (s >> 64, s & _LOW, inc >> 64, inc & _LOW, int(st["has_uint32"]), int(st["uinteger"]))
-    return out
-
-
-def _unpack_states(arr) -> list:
-    if getattr(arr, "dtype", None) is not None and arr.dtype.kind == "O":  # version 1 JSON strings
-        return [json.loads(text if isinstance(text, str) else text.decode()) for text in arr]
-    return [{"bit_generator": "PCG64", "state": {"state": (int(a) << 64) | int(b), "inc": (int(c) << 64) | int(d)},
-             "has_uint32": int(e), "uinteger": int(f)} for a, b, c, d, e, f in arr]
-
-
-def _damage(path, name, bad, key_ndim, rows, block, size, resume=False) -> str:
-    """The message for a checksum mismatch: the file, the dataset and its first bad record."""
-    first = bad[np.lexsort((bad[:, 0], bad[:, -1]))][0] if key_ndim else ()
-    if key_ndim == 2:
-        good = int(first[1])
-        lo, hi = int(first[0]) * block, min(size, (int(first[0]) + 1) * block)
-        whose = "" if (lo, hi) == (0, size) else f" of {rows or 'row'} {lo}" if hi == lo + 1 else \
-            f" of {rows or 'row'}s {lo}..{hi - 1}"
-        where = f"record {good}{whose}"
-    elif key_ndim == 1:
-        where, good = f"record {int(first[0])}", int(first[0])
-    else:
-        where, good = "its only entry", 0
-    then = ("it cannot be continued bit for bit: start again with a new path (or overwrite=True / --force)"
-            if resume else "the records before it are intact: read them with "
-            f"coulombgas.store.read_store({path!r}, prefix=True)")
-    return (f"{path} is damaged: {where} of '{name}' does not match its checksum ({good} good records "
-            f"before it); {then}")
+    return {key: unpack_pcg64(value) if key == "bit_generators" else value for key, value in raw.items()}
 
 
 def read_store(path_or_file, *, prefix: bool = False) -> dict:
@@ -632,7 +620,8 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
     ``prefix=True``, which cuts ``done`` before it (the good records).
     """
     def read(fh):
-        name = fh.filename
+        cut = getattr(fh, "coulombgas_truncated", None)
+        name = cut.split(" is truncated")[0] if cut else fh.filename
         if not is_store(fh):
             raise ValueError(f"{name} is not a coulombgas store file")
         out = {"kind": str(fh.attrs["kind"]), "meta": json.loads(fh.attrs["meta"]), "arrays": {}, "state": {}}
@@ -643,7 +632,7 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
                 if hasattr(obj, "dtype") and key != "records_done" and not obj.is_scale:
                     sub = key[len("state/"):]
                     if key.startswith("state/"):
-                        out["state"][sub] = _unpack_states(obj[()]) if sub == "bit_generators" else obj[()]
+                        out["state"][sub] = unpack_pcg64(obj[()]) if sub == "bit_generators" else obj[()]
                     else:
                         out["arrays"][key] = obj[()]
             fh.visititems(visit)
@@ -666,6 +655,7 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
         fh.visititems(visit)
         rows = str(fh.attrs.get("rows", ""))
         lo, hi = found["lo"], found["hi"]
+        worst = None
         for key, values in out["arrays"].items():
             sums_ds = fh[f"checksums/{key}"]
             sums, role = sums_ds[()], sums_ds.attrs.get("role", "data")
@@ -686,8 +676,11 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
             bad = np.argwhere(mismatch)
             if not bad.size:
                 continue
-            if not prefix:
-                raise StoreError(_damage(name, key, bad, k, rows, block, values.shape[0] if k else 0))
+            if not prefix:  # report the earliest bad record over all datasets
+                message = damage_message(name, key, bad, k, rows, block, values.shape[0] if k else 0)
+                first = int(bad[:, -1].min()) if k and role != "row" else 0
+                worst = min(worst or (first, message), (first, message), key=lambda w: w[0])
+                continue
             if role == "row":
                 done[bad[:, 0]] = 0
             elif k == 2:
@@ -695,6 +688,8 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
                     done[j * block: (j + 1) * block] = np.minimum(done[j * block: (j + 1) * block], r)
             else:
                 done = np.minimum(done, int(bad[:, -1].min()) if k else 0)
+        if worst:
+            raise StoreError(worst[1].replace(f"{name} is damaged", cut, 1) if cut else worst[1])
         out["done"] = done
         return out
 

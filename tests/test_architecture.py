@@ -21,7 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "coulombgas"
 #: (and, within a layer, never in a circle). A name matches its module or package prefix.
 LAYERS = (
     # shared private helpers: presets, checks, seeds, status codes, kernels, storage
-    ("_jit", "_validate", "_rng", "_status", "_prng", "_zeros", "_implicit", "_pairs", "_fmm", "_durable", "store"),
+    ("_jit", "_validate", "_rng", "_status", "_prng", "_zeros", "_implicit", "_pairs", "_fmm", "_durable", "_h5layout", "store"),
     ("potentials", "forces", "theory", "spectra"),
     ("gas",),
     ("diagnostics", "samplers", "cuda", "_sde"),
@@ -165,7 +165,7 @@ COVERED_BY = {
     "_validate": "test_bad_input.py", "cuda*": "test_gpu.py", "samplers*": "test_mcmc.py",
     "training": "test_training_registry.py",
     "training._loop": "test_training_teacher_student.py", "training._kernels": "test_training_teacher_student.py",
-    "training.harvest": "test_training_torch_hook.py",
+    "training.harvest": "test_training_torch_hook.py", "_h5layout": "test_kill.py",
 }
 #: Facades of older names, the package files and the benchmarks: no tests of their own.
 NOT_MIRRORED = ("io", "gpu", "mcmc", "tridiagonal", "bench", "__main__")

@@ -16,6 +16,7 @@ each at ``COULOMBGAS_SLOW_SCALE=1`` (three times each at CI's 0.25).
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -211,13 +212,66 @@ def test_a_corrupted_harvest_names_the_model_and_record(tmp_path):
     np.testing.assert_array_equal(good["arrays"]["weights"][:2], whole.weights[:2])
 
 
-def test_truncated_and_empty_files_get_a_clear_error(tmp_path):
+def _record_chunks(path, dataset):
+    """(byte offset, first record) of every chunk of ``dataset``, in file order."""
+    with h5py.File(path, "r") as fh:
+        ds = fh[dataset]
+        axis = [d.label for d in ds.dims].index("record")
+        infos = [ds.id.get_chunk_info(i) for i in range(ds.id.get_num_chunks())]
+    return sorted((i.byte_offset, i.chunk_offset[axis]) for i in infos)
+
+
+def _cut(path, size):
+    with open(path, "r+b") as fh:
+        fh.truncate(size)
+
+
+def test_a_truncated_trajectory_names_its_first_lost_record_and_keeps_those_before(tmp_path):
+    """A copy cut short anywhere among the records keeps every record that lies before the cut."""
+    path = str(tmp_path / "t.h5")
+    gas = cg.CoulombGas.gaussian(40, beta=2.0)
+    whole = cg.simulate(gas, 1.0, 0.01, replicas=50, record_every=1, seed=4, out=path, progress=False)
+    chunks = _record_chunks(path, "x")
+    assert len(chunks) >= 4 and [r for _, r in chunks] == sorted(r for _, r in chunks)  # record order on disk
+    size, copy = os.path.getsize(path), str(tmp_path / "cut.h5")
+    for (offset, first), (_, lost) in zip(chunks, chunks[1:]):
+        shutil.copyfile(path, copy)
+        _cut(copy, offset + 100 if first else offset)  # inside a chunk; at the first chunk's start
+        lost = first  # the chunk the cut falls in is lost whole
+        with pytest.raises(st.StoreError, match=rf"cut\.h5 is truncated \({offset + 100 if first else offset} of "
+                                                rf"its {size} bytes\): record {lost} of 'x'.*prefix=True"):
+            cg.Trajectory.load(copy)
+        good = st.read_trajectory_arrays(copy, prefix=True)
+        assert good["x"].shape == (50, lost, 40)
+        np.testing.assert_array_equal(good["x"], whole.x[:, :lost])
+        with pytest.raises(st.StoreError, match="is truncated.*cannot be continued.*prefix=True"):
+            cg.simulate(gas, 1.0, 0.01, replicas=50, record_every=1, seed=4, out=copy, resume=True, progress=False)
+
+
+def test_a_truncated_harvest_keeps_the_records_of_every_field_before_the_cut(tmp_path):
+    path = str(tmp_path / "h.h5")
+    whole = cg.training.teacher_student(models=300, steps=300, record_every=2, seed=1, out=path, progress=False)
+    offsets = sorted(o for name in ("eigenvalues", "singular_values", "weights") for o, _ in _record_chunks(path, name))
+    lost_at = {o: r for name in ("eigenvalues", "singular_values", "weights") for o, r in _record_chunks(path, name)}
+    cut = offsets[len(offsets) // 2] + 8  # inside a chunk in the middle of the records
+    _cut(path, cut)
+    first = lost_at[offsets[len(offsets) // 2]]
+    with pytest.raises(st.StoreError, match=rf"h\.h5 is truncated \({cut} of its \d+ bytes\): record {first} of"):
+        cg.training.Harvest.load(path)
+    good = st.read_store(path, prefix=True)
+    assert 0 < first < whole.records and set(good["done"].tolist()) == {first}
+    for name in ("eigenvalues", "weights"):
+        np.testing.assert_array_equal(good["arrays"][name][:, :first], getattr(whole, name)[:, :first])
+
+
+def test_a_file_cut_in_its_head_or_empty_gets_a_clear_error(tmp_path):
     path = str(tmp_path / "t.h5")
     _trajectory(path)
-    size = os.path.getsize(path)
-    with open(path, "r+b") as fh:
-        fh.truncate(size // 2)
-    with pytest.raises(st.StoreError, match=r"t\.h5 cannot be opened: the file is truncated or damaged"):
+    _cut(path, 3000)  # inside the metadata at the head of the file
+    with pytest.raises(st.StoreError, match=r"t\.h5 is truncated \(3000 of its \d+ bytes\).*nothing in it can be read"):
+        cg.Trajectory.load(path)
+    _cut(path, 5)  # not even a superblock
+    with pytest.raises(st.StoreError, match=r"t\.h5 cannot be opened: the file is damaged \(5 bytes"):
         cg.Trajectory.load(path)
     open(path, "w").close()
     with pytest.raises(st.StoreError, match=r"t\.h5 cannot be opened: the file is empty \(0 bytes\)"):

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store import ChunkedStore, dumps, h5py_module, is_store, read_store
+from ..store import ChunkedStore, dumps, is_store, open_h5, read_store
 
 __all__ = ["Harvest", "spectra_of", "coincident_groups"]
 
@@ -217,7 +217,7 @@ class Harvest:
         """
         path = os.fspath(path)
         if path.endswith((".h5", ".hdf5")):
-            with h5py_module().File(path, "r") as fh:
+            with open_h5(path, "r") as fh:
                 if not is_store(fh):
                     return _load_before_store(cls, fh)
                 stored = read_store(fh)
