@@ -126,10 +126,13 @@ def _check_out(args, *, resumable: str | None = None) -> str:
                           f"use --force to replace {out}, or choose another --out")
     if os.path.exists(out) and not os.path.isdir(out):
         raise _UsageError(f"--out {out} exists and is not a directory")
-    busy = os.path.isdir(out) and bool(os.listdir(out))
+    # A `*.part` file is a run stopped before its first commit: nothing in it counts, a new run replaces it.
+    busy = os.path.isdir(out) and any(not name.endswith(".part") for name in os.listdir(out))
     if resume and not os.path.exists(os.path.join(out, resumable)):
+        never = " (it was stopped before its first record)" if os.path.exists(os.path.join(out, resumable)
+                                                                                 + ".part") else ""
         raise _UsageError(f"--resume: {os.path.join(out, resumable)} does not exist, so there is no run to "
-                          f"continue; run without --resume")
+                          f"continue{never}; run without --resume")
     if busy and not (force or resume):
         hint = "--resume to continue the run there, " if resumable else ""
         raise _UsageError(f"--out {out} exists and is not empty: pass {hint}--force to replace it, or choose "

@@ -146,6 +146,22 @@ def test_a_refused_training_run_leaves_no_file(tmp_path):
     assert proc.returncode == 2 and os.listdir(out) == [], err
 
 
+def test_a_run_stopped_before_its_first_record_does_not_block_the_next(tmp_path):
+    """Only ``harvest.h5.part`` is left (killed before the first commit): --resume says so, a plain run starts."""
+    out = tmp_path / "run"
+    os.makedirs(out)
+    (out / "harvest.h5.part").write_bytes(b"half a file")
+    args = ["train", "teacher-student", "--models", "2", "--steps", "8", "--record-every", "4", "--quiet",
+            "--out", str(out)]
+    proc = _cli(*args, "--resume")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "stopped before its first record); run without --resume" in err, err
+    proc = _cli(*args)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "harvest.h5.part" not in os.listdir(out) and len(cg.training.Harvest.load(out / "harvest.h5").steps) == 3
+
+
 def test_ctrl_c_on_training_commits_exits_130_and_resume_continues(tmp_path):
     out = tmp_path / "train"
     args = ["train", "teacher-student", "--models", "8", "--steps", "40000", "--record-every", "20", "--seed", "2",
