@@ -69,7 +69,7 @@ from ..cuda import training as cuda_training
 from ._kernels import mean_loss, pick_device, stop_update
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 
-__all__ = ["phase_network", "per_sample_gradients", "classify_regime", "Regimes", "GRAM", "REGIMES", "LOSSES",
+__all__ = ["phase_network", "per_sample_gradients", "gradients_at", "classify_regime", "Regimes", "GRAM", "REGIMES", "LOSSES",
            "snapshot_every"]
 
 GRAM = "WWt"
@@ -403,10 +403,20 @@ def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
     data, _ = replay_init(init, harvest)
     W = harvest.weights[:, record]
     H, y, Z = data["H"][:, :samples], data["y"][:, :samples], data["Z"]
+    return W, gradients_at(W, H, y, Z, loss_scale(harvest.params))
+
+
+def gradients_at(W, H, y, Z, scale: float = 0.5):
+    """Per-sample gradients G_n = 2s e_n [Z ⊙ (1 − t_n²)] h_nᵀ of s(ŷ_n − y_n)², any weights and inputs.
+
+    W (models, K, L), features H = tanh(M x) (models, S, L), labels y (models, S), Z
+    (models, K); returns G (models, S, K, L). :func:`per_sample_gradients` applies it to the
+    training data, the criterion of :mod:`.phase_boundary` to held-out inputs.
+    """
     t = np.tanh(np.einsum("mjk,mnk->mnj", W, H))
     e = np.einsum("mnj,mj->mn", t, Z) - y
-    delta = (2.0 * loss_scale(harvest.params)) * e[..., None] * Z[:, None, :] * (1.0 - t * t)
-    return W, np.einsum("mnj,mnk->mnjk", delta, H)
+    delta = (2.0 * scale) * e[..., None] * Z[:, None, :] * (1.0 - t * t)
+    return np.einsum("mnj,mnk->mnjk", delta, H)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
