@@ -117,3 +117,13 @@ def test_grid_bad_input(bad, name):
         pb.criterion_mask([1.0], [0.0])
     with pytest.raises(ValueError, match="`lr`"):
         pb.criterion_mask(bad, [1.0])
+
+
+@pytest.mark.slow
+def test_fraction_at_ordered_and_high_temperature_points():
+    """The notebook's criterion, 40 networks × 10⁵ updates: ≥ 0.95 drift-dominated at (σ_W, T) = (1/8, 1/32),
+    ≤ 0.68 at (1/8, 4). Measured: 1.0 and 0.50 (seed 0), 1.0 and 0.45 (seed 1); the corrected form
+    gives 0.875 and 0.0 (seed 0)."""
+    ordered = pb.criterion_terms(pp.paper_run(lr=0.125, sigma_w=0.125, epochs=100, models=40, seed=0))
+    hot = pb.criterion_terms(pp.paper_run(lr=16.0, sigma_w=0.125, epochs=100, models=40, seed=0))
+    assert ordered.fraction >= 0.95 and hot.fraction <= 0.68, (ordered.fraction, hot.fraction)

@@ -130,3 +130,25 @@ def test_bad_input():
         po.gradient_norm(run, 3)
     with pytest.raises(ValueError, match="`n_test`"):
         po.held_out_inputs(0)
+
+
+def test_classify_phase_rules():
+    assert po.classify_phase(1e-5, 0.9) == "jammed"
+    assert po.classify_phase(1e-5, 0.01) == "ordered"
+    assert po.classify_phase(1e-2, 0.01) == "high-temperature"
+    with pytest.raises(ValueError, match="`q_jammed`"):
+        po.classify_phase(1e-5, 0.1, q_jammed=0.0)
+
+
+# The paper's three representative points (σ_W, T = ε/|B|), 10 networks × 2·10⁴ updates (20 epochs).
+# Measured at seed 0: q = 0.008 / −0.0002 / 0.94, test MSE = 1.5e-4 / 2.7e-2 / 0.59.
+@pytest.mark.parametrize("sigma_w, T, phase", [(0.125, 1 / 32, "ordered"), (0.125, 4.0, "high-temperature"),
+                                               (256.0, 1 / 32, "jammed")])
+def test_representative_points_land_in_the_papers_phases(sigma_w, T, phase):
+    run = pp.paper_run(lr=4 * T, sigma_w=sigma_w, epochs=20, models=10, seed=0)
+    op = po.order_parameters(run)
+    assert op.phase == phase, op
+    if phase == "high-temperature":  # the spectrum spreads: largest spacing exponent of the three
+        assert op.lyapunov * run.epochs > 5
+    if phase == "jammed":
+        assert abs(op.lyapunov * run.epochs) < 0.1
