@@ -127,3 +127,11 @@ def test_fraction_at_ordered_and_high_temperature_points():
     ordered = pb.criterion_terms(pp.paper_run(lr=0.125, sigma_w=0.125, epochs=100, models=40, seed=0))
     hot = pb.criterion_terms(pp.paper_run(lr=16.0, sigma_w=0.125, epochs=100, models=40, seed=0))
     assert ordered.fraction >= 0.95 and hot.fraction <= 0.68, (ordered.fraction, hot.fraction)
+
+
+def test_crossing_interpolates_in_log_x():
+    x = [0.5, 1.0, 2.0, 4.0]
+    assert pb.crossing(x, [0.9, 0.7, 0.3, 0.1], 0.5) == pytest.approx(math.sqrt(2.0))  # halfway in log between 1, 2
+    assert math.isnan(pb.crossing(x, [0.9, 0.8, 0.7, 0.6], 0.5))
+    with pytest.raises(ValueError, match="`x`"):
+        pb.crossing([0.0, 1.0], [1.0, 0.0], 0.5)

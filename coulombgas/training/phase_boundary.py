@@ -49,7 +49,7 @@ from .phase_observables import features
 from .phase_paper import PhaseRun
 
 __all__ = ["CriterionTerms", "criterion_terms", "rotated_moments", "drift_spread", "coulomb_noise", "drift_dominated_fraction",
-           "critical_temperature",
+           "critical_temperature", "crossing",
            "criterion_mask", "LEVELS", "FORMS", "MASK_BELOW"]
 
 #: Contour levels of the fraction of drift-dominated networks (1σ, 2σ, 3σ).
@@ -212,3 +212,21 @@ def critical_temperature(fraction, lr, batch_size: int = 4, level: float = LEVEL
             k = above[-1]
             out[i] = (lr[k] + lr[k + 1]) / (2.0 * batch_size)
     return out
+
+
+def crossing(x, y, level: float) -> float:
+    """Where y(x) first crosses ``level`` going along x, interpolated linearly in (log x, y); NaN if it never does.
+
+    Used for the ordered/jammed boundary: x = 1/σ_W ascending along a row of fixed T, y the
+    ensemble-mean overlap q, level ½ (:data:`~.phase_observables.PHASE_THRESHOLDS`).
+    """
+    x = _grid_axis("x", x)
+    y = np.asarray(y, dtype=float)
+    if y.shape != x.shape:
+        raise ValueError(f"`y` must have the shape of `x` {x.shape}, got {y.shape}")
+    side = y >= level
+    for i in range(len(x) - 1):
+        if side[i] != side[i + 1] and np.isfinite(y[i]) and np.isfinite(y[i + 1]):
+            a, b = math.log(x[i]), math.log(x[i + 1])
+            return float(math.exp(a + (level - y[i]) * (b - a) / (y[i + 1] - y[i])))
+    return math.nan
