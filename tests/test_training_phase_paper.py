@@ -85,3 +85,16 @@ def test_bad_input():
                                             progress=False))
     with pytest.raises(ValueError, match="`epochs`"):
         pp.paper_run(lr=0.5, sigma_w=1.0, epochs=0)
+
+
+def test_shorter_history_from_a_longer_run():
+    """The first 2 epochs of a 4-epoch run are the 2-epoch run (training draws nothing)."""
+    kw = dict(lr=0.5, sigma_w=1.0, models=2, epoch_batches=3, seed=2, progress=False)
+    long = pn.phase_network(steps=12, record_every=3, **kw)
+    short = pp.paper_run(lr=0.5, sigma_w=1.0, epochs=2, models=2, epoch_batches=3, seed=2)
+    cut = pp.paper_snapshots(long, epochs=2)
+    for f in ("W", "dW", "loss"):
+        np.testing.assert_array_equal(getattr(cut, f), getattr(short, f))
+    assert cut.epochs == 2
+    with pytest.raises(ValueError, match="`epochs`"):
+        pp.paper_snapshots(long, epochs=5)

@@ -114,7 +114,7 @@ class PhaseRun:
         return cls(**kw)
 
 
-def paper_snapshots(harvest) -> PhaseRun:
+def paper_snapshots(harvest, epochs: int | None = None) -> PhaseRun:
     """generate.py's history (module docstring) from a :func:`phase_network` harvest.
 
     Parameters
@@ -123,6 +123,11 @@ def paper_snapshots(harvest) -> PhaseRun:
         From :func:`~coulombgas.training.phase_network` with ``record_weights=True``, a run
         of E whole epochs (``steps`` = E·``epoch_batches``) recorded at least at every
         E/min(20, E) epochs (e.g. ``snapshots=21`` for E a multiple of 20).
+    epochs : int, optional
+        Treat the run as if it had stopped after this many epochs (≤ the run's): training
+        draws nothing, so the first E′ epochs of a long run *are* an E′-epoch run. One run
+        recorded every epoch thus gives the history of every shorter length (run-length
+        extrapolation).
 
     Returns
     -------
@@ -144,7 +149,8 @@ def paper_snapshots(harvest) -> PhaseRun:
     steps = int(harvest.steps[-1])
     if steps % nb:
         raise ValueError(f"`steps`={steps} must be whole epochs (a multiple of epoch_batches={nb})")
-    epochs = steps // nb
+    epochs_run = steps // nb
+    epochs = epochs_run if epochs is None else v.integer("epochs", epochs, minimum=1, maximum=epochs_run)
     try:
         at = snapshot_epochs(epochs)
     except ValueError as exc:
