@@ -43,3 +43,14 @@ def test_non_positive_grid_is_refused(args, tmp_path):
 def test_epochs_generate_py_cannot_save_is_refused(tmp_path):
     with pytest.raises(ValueError, match="`epochs`"):
         load().main(["--epochs", "30", "--out", str(tmp_path)])
+
+
+def test_run_length_example_tiny(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "paper4_run_length", os.path.join(os.path.dirname(__file__), os.pardir, "examples", "paper4_run_length.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--lengths", "2,4", "--models", "2", "--epoch-batches", "5", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "run_length.json").read_text())
+    assert len(data["rows"]) == 2 * len(mod.POINTS) and len(data["summary"]) == len(mod.POINTS)
+    assert "extrapolated to 10⁵ epochs" in capsys.readouterr().out

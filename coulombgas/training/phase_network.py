@@ -491,8 +491,13 @@ def classify_regime(harvest, *, exponent_min: float = 0.25, growth_max: float = 
 
     With W(0) ~ N(0, σ_W²/n_mid) the jammed regime appears from σ_W ≈ 2⁴ (lr ≤ 1,
     10⁵ updates), not at σ_W² > 1/2 as SCIENCE.md §6 summarises paper 4; at σ_W = 1
-    (the teacher's own scale) students learn. Whether the paper's σ_W carries the
-    1/n_mid could not be checked (only its abstract is available).
+    (the teacher's own scale) students learn. The paper's σ_W does carry the 1/n_mid
+    (the authors' generate.py draws W(0) with standard deviation σ_W/√L).
+
+    These thresholds were tuned on runs with the MSE without ½ (lr there is twice the
+    paper's ε). The paper's own order parameters (test MSE, overlap q, alignment hs,
+    spacing exponent λ) and its phase rule are in :mod:`.phase_observables`
+    (:func:`~.phase_observables.classify_phase`); prefer them to compare with the paper.
 
     Parameters
     ----------
