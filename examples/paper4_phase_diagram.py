@@ -24,6 +24,9 @@ criterion (``coulombgas.training.phase_boundary``), and draws:
 
 The time each would take here is printed before it starts. ``--epochs``, ``--models``,
 ``--lr``, ``--sigma-w`` change the size; ``--sweep`` runs any size through ``cg.sweep``.
+In-process, point (i, j) is seeded ``seed + 1000 i + j`` (independent points, as the paper's
+separate runs); through ``cg.sweep`` every point gets ``seed`` (the same teachers and data at
+every point: common random numbers, so neighbouring points differ only by ε and σ_W).
 """
 
 from __future__ import annotations
