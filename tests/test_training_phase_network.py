@@ -27,7 +27,7 @@ SMALL = dict(models=3, steps=40, record_every=20, progress=False)
 
 def params(**kw):
     p = dict(lr=0.5, batch_size=4, sigma_w=1.0, n_in=3, n_mid=32, n_hidden=16, epoch_batches=1000,
-             divergence_loss=100.0)
+             divergence_loss=100.0, loss="half_mse", seeds_per_dataset=1)
     p.update(kw)
     return p
 
@@ -42,17 +42,17 @@ def fresh(p, models=3, seed=7):
 # ------------------------------------------------------------------ NumPy references
 
 def sample_loss(W, h, y, Z):
-    """(ŷ − y)² of one sample, ŷ = Z·tanh(W h): the MSE without ½."""
-    return (Z @ np.tanh(W @ h) - y) ** 2
+    """½(ŷ − y)² of one sample, ŷ = Z·tanh(W h): the paper's ½·MSE."""
+    return 0.5 * (Z @ np.tanh(W @ h) - y) ** 2
 
 
-def numpy_step(W, H, y, Z, lr, start, bs):
-    """One plain SGD step on the batch H[start:start+bs] by hand-written backprop."""
+def numpy_step(W, H, y, Z, lr, start, bs, scale=0.5):
+    """One plain SGD step on the batch H[start:start+bs] by hand-written backprop (loss scale·MSE)."""
     h, yb = H[start:start + bs], y[start:start + bs]
     t = np.tanh(h @ W.T)  # (bs, n_hidden)
     e = t @ Z - yb
-    grad = (2.0 * e[:, None] * Z[None, :] * (1.0 - t**2)).T @ h / bs
-    return W - lr * grad, np.mean(e**2)
+    grad = (2.0 * scale * e[:, None] * Z[None, :] * (1.0 - t**2)).T @ h / bs
+    return W - lr * grad, scale * np.mean(e**2)
 
 
 # --------------------------------------------------------------------------- tests
@@ -104,37 +104,40 @@ def test_kernel_step_equals_numpy_step_and_contract():
     np.testing.assert_array_equal(state["step"], steps0 + 1)
 
 
-@pytest.mark.parametrize("bs", [1, 4, 7])  # the kernel takes samples four at a time, then one by one
-def test_kernel_many_steps_equal_numpy_loop(bs):
-    p = params(lr=0.25, batch_size=bs, epoch_batches=3)  # 3 batches: the sweep wraps twice in 7 updates
+@pytest.mark.parametrize("bs, loss", [(1, "half_mse"), (4, "half_mse"), (7, "mse")])  # four at a time, then one by one
+def test_kernel_many_steps_equal_numpy_loop(bs, loss):
+    p = params(lr=0.25, batch_size=bs, epoch_batches=3, loss=loss)  # 3 batches: the sweep wraps twice in 7 updates
     data, state = fresh(p, models=2)
     W = state["W"].copy()
     losses = np.zeros(2)
     for m in range(2):
         for s in range(7):
-            W[m], batch_loss = numpy_step(W[m], data["H"][m], data["y"][m], data["Z"][m], 0.25, (s % 3) * bs, bs)
+            W[m], batch_loss = numpy_step(W[m], data["H"][m], data["y"][m], data["Z"][m], 0.25, (s % 3) * bs, bs,
+                                          pn.LOSSES[loss])
             losses[m] += batch_loss / 7
     loss = pn.advance(data, state, None, 7, p)
     np.testing.assert_allclose(state["W"], W, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(loss, losses, rtol=1e-11)
 
 
-def test_sgd_update_is_minus_lr_mean_per_sample_gradient():
+@pytest.mark.parametrize("loss", ["half_mse", "mse"])
+def test_sgd_update_is_minus_lr_mean_per_sample_gradient(loss):
     """The contract: W(t+1) = W(t) − lr · mean over the batch of per_sample_gradients."""
     lr = 0.3
-    harvest = pn.phase_network(lr=lr, models=2, steps=6, record_every=1, seed=11, progress=False)
+    harvest = pn.phase_network(lr=lr, models=2, steps=6, record_every=1, seed=11, progress=False, loss=loss)
     for r in (0, 3, 5):  # records 0..6 sit at updates 0..6; update r uses batch r
         W, G = pn.per_sample_gradients(harvest, record=r, samples=4 * (r + 1))
         predicted = W - lr * G[:, 4 * r:4 * (r + 1)].mean(axis=1)
         np.testing.assert_allclose(harvest.weights[:, r + 1], predicted, rtol=1e-12, atol=1e-14)
 
 
-def test_first_loss_is_mse_without_half():
-    harvest = pn.phase_network(lr=0.5, seed=2, **SMALL)
+@pytest.mark.parametrize("loss, scale", [("half_mse", 0.5), ("mse", 1.0)])
+def test_first_loss_in_either_convention(loss, scale):
+    harvest = pn.phase_network(lr=0.5, seed=2, loss=loss, **SMALL)
     data, state = _loop.replay_init(pn.init, harvest)
     for m in range(3):
         e = np.tanh(data["H"][m, :4] @ state["W"][m].T) @ data["Z"][m] - data["y"][m, :4]
-        assert harvest.loss[m, 0] == pytest.approx(np.mean(e**2), rel=1e-12)
+        assert harvest.loss[m, 0] == pytest.approx(scale * np.mean(e**2), rel=1e-12)
     # the recorded spectrum is that of WWᵀ (16 eigenvalues), ascending
     ev = np.linalg.eigvalsh(np.einsum("mjk,mlk->mjl", harvest.weights[:, -1], harvest.weights[:, -1]))
     np.testing.assert_allclose(harvest.eigenvalues[:, -1], ev, rtol=1e-10, atol=1e-12)
@@ -279,3 +282,109 @@ def test_bad_input_to_helpers():
         pn.classify_regime(ts.teacher_student(models=2, steps=10, record_every=5, progress=False))
     with pytest.raises(ValueError, match="`regime`"):
         pn.classify_regime(h).fraction("frozen")
+
+
+# ------------------------------------------------------- the authors' protocol (issue 16)
+
+def generate_py_replay(M, Wt, Z, x, W0, lr, bs, updates):
+    """Plain NumPy replay of the update in the authors' generate.py (written here from its equations).
+
+    Per batch b (swept in order): h = tanh(M x), ŷ = Z tanh(W h), y = Z tanh(W_t h);
+    L_B = ½ mean_B (y − ŷ)²; ∇_W L_B = mean_B [(ŷ − y) Z ⊙ (1 − tanh²(W h))] hᵀ;
+    the run stops before the update of a batch whose loss exceeds 100; W ← W − ε ∇_W L_B.
+    Returns the weights after every update, (updates + 1, K, L), and the batch losses.
+    """
+    W = W0.copy()
+    out, losses = [W.copy()], []
+    batches = len(x) // bs
+    for u in range(updates):
+        xb = x[(u % batches) * bs:(u % batches + 1) * bs]
+        hi = np.tanh(xb @ M.T)
+        pre = hi @ W.T
+        yp = np.tanh(pre) @ Z
+        yt = np.tanh(hi @ Wt.T) @ Z
+        loss = 0.5 * np.mean((yt - yp) ** 2)
+        grad = np.mean(((yp - yt)[:, None] * Z[None, :] * (1.0 - np.tanh(pre) ** 2))[:, :, None] * hi[:, None, :],
+                       axis=0)
+        if loss > 100.0:
+            break
+        W = W - lr * grad
+        out.append(W.copy())
+        losses.append(loss)
+    return np.array(out), np.array(losses)
+
+
+def hand_streams(seed, models, bs, epoch_batches, sigma_w=1.0):
+    """Each model's M, W_t, Z, W(0), x drawn by hand in the documented order."""
+    rows = []
+    for g in _rng.streams(seed, models):
+        M = g.standard_normal((32, 3)) / math.sqrt(3)
+        Wt = g.standard_normal((16, 32)) / math.sqrt(32)
+        Z = g.standard_normal(16) / 4.0
+        W0 = g.standard_normal((16, 32)) * (sigma_w / math.sqrt(32))
+        x = g.standard_normal((bs * epoch_batches, 3))
+        rows.append((M, Wt, Z, W0, x))
+    return rows
+
+
+@pytest.mark.parametrize("lr, bs", [(0.7, 4), (2.0, 3)])
+def test_training_equals_numpy_replay_of_generate_py(lr, bs):
+    """Every recorded W equals the replay of generate.py's ½·MSE update to 1e-12 (3 epochs: the sweep wraps)."""
+    eb, updates = 5, 15
+    h = pn.phase_network(lr=lr, batch_size=bs, models=2, steps=updates, record_every=1, seed=21, epoch_batches=eb,
+                         progress=False)
+    for m, (M, Wt, Z, W0, x) in enumerate(hand_streams(21, 2, bs, eb)):
+        Ws, losses = generate_py_replay(M, Wt, Z, x, W0, lr, bs, updates)
+        np.testing.assert_allclose(h.weights[m], Ws, rtol=0, atol=1e-12 * max(1.0, np.abs(Ws).max()))
+        np.testing.assert_allclose(h.loss[m, 1:], losses, rtol=1e-12)
+
+
+def test_temperature_is_the_papers():
+    """T = ε/|B| with the paper's ε: ½·MSE at lr = ε is the trajectory of the MSE at lr = ε/2."""
+    eps, bs = 0.5, 4
+    half = pn.phase_network(lr=eps, batch_size=bs, seed=3, **SMALL)
+    assert half.params["loss"] == "half_mse" and half.lr / half.batch_size == eps / bs
+    old = pn.phase_network(lr=eps / 2, batch_size=bs, loss="mse", seed=3, **SMALL)
+    np.testing.assert_allclose(old.weights, half.weights, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(old.loss, 2.0 * half.loss, rtol=1e-12)
+    # the same lr in the old convention is twice the step: it does not reproduce the paper's run
+    assert not np.allclose(pn.phase_network(lr=eps, batch_size=bs, loss="mse", seed=3, **SMALL).weights,
+                           half.weights, atol=1e-6)
+
+
+def test_datasets_shared_by_seed_groups():
+    """seeds_per_dataset = 3: models 0-2 and 3-5 share teacher and data, W(0) is each model's own;
+    the groups do not depend on the blocks the models run in, nor on replaying a subset."""
+    kw = dict(lr=0.5, models=6, steps=20, record_every=10, seed=9, progress=False, seeds_per_dataset=3)
+    h = pn.phase_network(**kw)
+    data, state = _loop.replay_init(pn.init, h)
+    for key in ("M", "Wt", "Z", "H", "y"):
+        for g in (0, 3):
+            np.testing.assert_array_equal(data[key][g], data[key][g + 1])
+            np.testing.assert_array_equal(data[key][g], data[key][g + 2])
+        assert not np.array_equal(data[key][0], data[key][3])
+    own = [g.standard_normal((16, 32)) * (1.0 / math.sqrt(32)) for g in _rng.streams(9, 6)]  # W(0): the first draw
+    np.testing.assert_array_equal(state["W"], np.array(own))
+    blocks = pn.phase_network(block_models=2, **kw)
+    np.testing.assert_array_equal(blocks.weights, h.weights)
+    sub, _ = _loop.replay_init(pn.init, h, model_ids=[4])
+    np.testing.assert_array_equal(sub["H"][0], data["H"][4])
+    # the default keeps each model's own teacher and data (the authors' generate.py)
+    solo, _ = _loop.replay_init(pn.init, pn.phase_network(lr=0.5, models=2, steps=2, record_every=1, seed=9,
+                                                           progress=False))
+    assert not np.array_equal(solo["M"][0], solo["M"][1])
+
+
+def test_snapshots_and_their_bad_input():
+    h = pn.phase_network(lr=0.5, models=1, steps=200, snapshots=21, seed=0, progress=False)
+    np.testing.assert_array_equal(h.steps, np.arange(0, 201, 10))
+    with pytest.raises(ValueError, match="`snapshots`"):
+        pn.phase_network(lr=0.5, models=1, steps=10, snapshots=12, progress=False)  # more than the run
+    with pytest.raises(ValueError, match="`snapshots`"):
+        pn.phase_network(lr=0.5, models=1, steps=10, snapshots=4, progress=False)  # 3 does not divide 10
+    with pytest.raises(ValueError, match="`snapshots`"):
+        pn.phase_network(lr=0.5, models=1, steps=10, snapshots=1, progress=False)
+    with pytest.raises(ValueError, match="`loss`"):
+        pn.phase_network(lr=0.5, models=1, steps=10, record_every=5, loss="l1", progress=False)
+    with pytest.raises(ValueError, match="`seeds_per_dataset`"):
+        pn.phase_network(lr=0.5, models=1, steps=10, record_every=5, seeds_per_dataset=0, progress=False)

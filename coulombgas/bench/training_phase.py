@@ -103,7 +103,7 @@ def bench_phase(quick: bool = False) -> list[dict]:
     repeats = 3 if quick else 5
     lr, bs = 0.125, 4
     params = dict(lr=lr, batch_size=bs, sigma_w=1.0, n_in=3, n_mid=32, n_hidden=16, epoch_batches=1000,
-                  divergence_loss=100.0)
+                  divergence_loss=100.0, loss="half_mse", seeds_per_dataset=1)  # phase_network's defaults
     data, state = _pn.init(params, _rng.streams(0, models))
     W0 = state["W"].copy()
     H, y, Z = data["H"], data["y"], data["Z"]

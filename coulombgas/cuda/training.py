@@ -239,16 +239,24 @@ def phase_kernel(n_mid: int, n_hidden: int, bs: int, team: int, rows: int, tpb: 
 
 
 def phase_network_advance(data, state, gens, n_steps, params):
-    """``advance`` of :mod:`coulombgas.training._loop` running phase_network's update on the device."""
+    """``advance`` of :mod:`coulombgas.training._loop` running phase_network's update on the device.
+
+    The kernel works with the MSE without ½; the paper's ½·MSE (``params["loss"] ==
+    "half_mse"``, factor s = ½; absent key: ``"mse"``, s = 1, runs made before the choice
+    existed) enters here, exactly: the kernel gets the step s·α (so its 2·(sα)/|B| is the
+    CPU kernel's 2sα/|B|), the freezing threshold limit/s (s·MSE > limit ⟺ MSE > limit/s,
+    both exact for s a power of two) and its losses come back times s.
+    """
     _load()
     dev = data.get("device")
     W = state["W"]
     models, n_hidden, n_mid = W.shape
+    scale = {"half_mse": 0.5, "mse": 1.0}[params.get("loss", "mse")]
     if dev is None:
         dev = {"H": cuda.to_device(np.ascontiguousarray(data["H"])),
                "y": cuda.to_device(np.ascontiguousarray(data["y"])),
                "Z": cuda.to_device(np.ascontiguousarray(data["Z"])),
-               "lr": cuda.to_device(np.full(models, float(params["lr"])))}
+               "lr": cuda.to_device(np.full(models, scale * float(params["lr"])))}
         data["device"] = dev
     bs = int(params["batch_size"])
     team, rows = team_shape(n_hidden)
@@ -261,11 +269,11 @@ def phase_network_advance(data, state, gens, n_steps, params):
     teams = tpb // team
     with device.quiet():
         kernel[(models + teams - 1) // teams, tpb](dev["H"], dev["y"], dev["Z"], Wd, step, div, loss, int(n_steps),
-                                                   dev["lr"], float(params["divergence_loss"]))
+                                                   dev["lr"], float(params["divergence_loss"]) / scale)
         W[...] = Wd.copy_to_host()
         state["step"][...] = step.copy_to_host()
         state["diverged"][...] = div.copy_to_host()
-        return loss.copy_to_host()
+        return scale * loss.copy_to_host()
 
 
 

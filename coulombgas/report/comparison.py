@@ -533,17 +533,56 @@ def _figures(workdir, harvest, sim, stationary, pairs, extra, scan_rows):
 
 
 def _phase_checks(harvest, extra):
-    """Paper 4: which regime each network is in (ordered / high-temperature / jammed)."""
-    from ..training import classify_regime
+    """Paper 4: the phase by the paper's own order parameters and the authors' criterion, and the regime labels.
 
+    The paper's order parameters (test MSE on 128 held-out inputs, overlap q, alignment hs,
+    spacing exponent λ; :mod:`coulombgas.training.phase_observables`) need generate.py's
+    snapshots (:func:`coulombgas.training.phase_paper.paper_snapshots`: a run of whole epochs
+    recorded at every saved epoch, with weights); a run that does not have them gets a row
+    saying why, and the eigenvalue-dynamics labels of ``classify_regime`` as before.
+    """
+    from ..training import classify_regime
+    from ..training import phase_boundary as pb
+    from ..training import phase_observables as po
+    from ..training import phase_paper as pp
+
+    rows = []
+    try:
+        run = pp.paper_snapshots(harvest)
+    except ValueError as exc:
+        rows.append({"check": "phase-network phase (paper's order parameters)", "measured": None, "predicted": None,
+                     "statistic_name": None, "statistic": None, "verdict": "not measured",
+                     "note": f"needs generate.py's snapshots: {exc}"})
+    else:
+        op = po.order_parameters(run)
+        extra["order_parameters"] = op.as_dict()
+        rows.append({"check": "phase-network phase (paper's order parameters)",
+                     "measured": f"test MSE {op.test_mse:.3g}, q {op.q:.3g}, hs {op.hs:.3g}, "
+                                 f"λ {op.lyapunov:.3g}/epoch",
+                     "predicted": None, "statistic_name": "phase", "statistic": op.phase, "verdict": op.phase,
+                     "note": f"q ≥ {po.PHASE_THRESHOLDS['q_jammed']}: jammed; else test MSE ≤ "
+                             f"{po.PHASE_THRESHOLDS['test_mse_ordered']:g}: ordered; else high-temperature "
+                             "(arXiv:2509.01349; coulombgas.training.phase_observables)"})
+        terms = {form: pb.criterion_terms(run, form=form) for form in pb.FORMS}
+        frac = terms["notebook"].fraction
+        extra["criterion_fraction"] = {form: t.fraction for form, t in terms.items()}
+        verdict = "drift-dominated" if frac >= pb.LEVELS[0] else "noise-dominated"
+        rows.append({"check": "phase-network criterion (authors' drift vs noise)",
+                     "measured": f"{frac:.3g} of {run.models} networks drift-dominated "
+                                 f"(corrected form: {terms['corrected'].fraction:.3g})",
+                     "predicted": f">= {pb.LEVELS[0]} in the ordered phase", "statistic_name": "fraction",
+                     "statistic": frac, "verdict": verdict,
+                     "note": "K_t/(√r (K−1)) ≥ (ε/|B|) V_t/(4σ_W²) on 128 held-out inputs at the final snapshot "
+                             "(coulombgas.training.phase_boundary)"})
     regimes = classify_regime(harvest)
     counts = regimes.counts()
     extra["regimes"] = counts
     major = max(counts, key=counts.get)
-    return [{"check": "phase-network regime (eigenvalue dynamics)", "measured": f"{counts}", "predicted": None,
-             "statistic_name": "majority", "statistic": major, "verdict": major,
-             "note": "labels from classify_regime: growth exponent and size of the eigenvalues of WWᵀ, loss "
-                     "ratio, movement of the spectrum (see coulombgas.training.phase_network)"}]
+    rows.append({"check": "phase-network regime (eigenvalue dynamics)", "measured": f"{counts}", "predicted": None,
+                 "statistic_name": "majority", "statistic": major, "verdict": major,
+                 "note": "labels from classify_regime: growth exponent and size of the eigenvalues of WWᵀ, loss "
+                         "ratio, movement of the spectrum (see coulombgas.training.phase_network)"})
+    return rows
 
 
 def _rbm_checks(harvest, extra):

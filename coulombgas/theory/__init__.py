@@ -628,3 +628,12 @@ def marchenko_pastur(ratio, sigma=1.0):
     sigma = checked_scale("sigma", sigma, _MP_SIGMA_MIN, _MP_SIGMA_MAX)
     return Law(_marchenko_pastur, ratio, scale=sigma**2,
                 label=f"marchenko_pastur(ratio={ratio:g}, sigma={sigma:g})")
+
+
+# --------------------------------------------------------------------------------------
+# Paper 4's soft spin (issue 16; a block of its own, for the merge)
+# --------------------------------------------------------------------------------------
+
+from ._soft_spin import SOFT_SPIN_CRITICAL_VARIANCE, soft_spin  # noqa: E402
+
+__all__ += ["soft_spin", "SOFT_SPIN_CRITICAL_VARIANCE"]

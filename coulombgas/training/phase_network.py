@@ -10,13 +10,17 @@ Protocol (Park, Lucini, Aarts, arXiv:2509.01349; SCIENCE.md §6 "Phase diagram, 
 * data: x ~ N(0, 1_{n_in}), labels y = teacher(x) (noise-free); a fixed dataset of
   1000·|B| samples (``epoch_batches`` batches) swept in order, batch b = samples
   b|B| … (b+1)|B|−1, the same batches every epoch;
-* loss: the mean squared error of PyTorch's ``MSELoss`` (no factor ½), mean over the batch,
-  L_B(W) = (1/|B|) Σ_{n∈B} (ŷ_n − y_n)²; plain SGD W ← W − α ∇_W L_B.
+* loss (``loss="half_mse"``, the default): half the mean squared error, as in the authors'
+  released ``generate.py``, L_B(W) = (1/2|B|) Σ_{n∈B} (ŷ_n − y_n)²; plain SGD W ← W − α ∇_W L_B.
+  The ½ fixes what α and T = α/|B| mean: with ``loss="mse"`` (PyTorch's ``MSELoss``, no ½,
+  this module's convention before issue 16) every gradient is twice as large, so α and T there
+  are twice the paper's (α_mse = α_paper/2 gives the same trajectory).
 
 Per-sample gradient (exact backpropagation through both tanh layers), with
-h = tanh(M x) (fixed: precomputed once per model), t = tanh(W h), e = Z t − y:
+h = tanh(M x) (fixed: precomputed once per model), t = tanh(W h), e = Z t − y and
+c = 1 (``"half_mse"``) or 2 (``"mse"``):
 
-    G_n = ∂(ŷ_n − y_n)²/∂W = 2 e_n [Z ⊙ (1 − t_n²)] h_nᵀ,      W ← W − α mean_{n∈B} G_n.
+    G_n = c e_n [Z ⊙ (1 − t_n²)] h_nᵀ,      W ← W − α mean_{n∈B} G_n.
 
 The recorded spectrum is that of X = WWᵀ (16 eigenvalues, ``GRAM = "WWt"``) and the
 singular values of W. The phases (:func:`classify_regime`) are read from their
@@ -24,17 +28,25 @@ dynamics: ordered (learns the teacher), high-temperature (T = α/|B| large:
 eigenvalues grow without bound) and jammed (σ_W² large: tanh saturates and the
 features stay frozen at their initial scale).
 
-Random streams: each model is an independent run with its *own* teacher (the
-papers' "independent runs" average over the disorder too). Model i draws,
-from its own stream and in this order, M (n_mid×n_in), W_t (n_hidden×n_mid),
-Z (n_hidden), the student's W(0) (n_hidden×n_mid), then the inputs x (S×n_in).
-Training itself draws nothing (the batches are swept in order), so results do
-not depend on the thread count.
+Random streams: by default (``seeds_per_dataset=1``) each model is an independent run
+with its *own* teacher and dataset, which is what the authors' ``generate.py`` does: inside
+its loop over seeds it draws M, W_t, Z and the 1000·|B| inputs afresh for every seed (the
+paper's 100 networks per point are 10 runs of that script × 10 seeds, all independent).
+Model i then draws, from its own stream and in this order, M (n_mid×n_in), W_t
+(n_hidden×n_mid), Z (n_hidden), the student's W(0) (n_hidden×n_mid), then the inputs x
+(S×n_in). With ``seeds_per_dataset=s > 1`` the models i = g·s … g·s + s − 1 share one teacher
+and one dataset (quenched disorder, SCIENCE.md §8): M, W_t, Z and x, in that order, come
+from the group's stream (the SeedSequence with the models' common entropy and spawn key
+``(..., DATASET_KEY, g)``, so a group does not depend on how models are split into blocks),
+and each model's own stream draws only its W(0). Training itself draws nothing (the batches
+are swept in order), so results do not depend on the thread count.
 
-Divergence: the outputs are bounded, |ŷ|, |y| ≤ Σ_j |Z_j| (≈ 3 for Z ~ N(0, 1/16)),
-so the batch loss stays below ≈ 40 and the papers' threshold of 100 is practically
-never reached; a model whose batch loss exceeds it (or turns non-finite) is
-stopped and flagged, as in :mod:`.teacher_student`.
+Freezing (the paper's rule): ``generate.py`` stops a network whose batch loss (½·MSE)
+exceeds 100 before it applies that batch's update; here such a model (or one whose loss is
+not finite) is stopped at that update and flagged (``Harvest.diverged_ids``), as in
+:mod:`.teacher_student`. The outputs are bounded, |ŷ|, |y| ≤ Σ_j |Z_j| (≈ 3 for
+Z ~ N(0, 1/16)), so the batch loss stays below ≈ 20 and the threshold is practically never
+reached.
 
 Numerics: the compiled code evaluates tanh with arithmetic only (:func:`_tanh`,
 |error| ≤ 6e-16 against ``numpy.tanh``), so that the loop over the 16 hidden
@@ -57,18 +69,24 @@ from ..cuda import training as cuda_training
 from ._kernels import mean_loss, pick_device, stop_update
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 
-__all__ = ["phase_network", "per_sample_gradients", "classify_regime", "Regimes", "GRAM", "REGIMES"]
+__all__ = ["phase_network", "per_sample_gradients", "gradients_at", "classify_regime", "Regimes", "GRAM", "REGIMES", "LOSSES",
+           "snapshot_every"]
 
 GRAM = "WWt"
 NAME = "phase-network"
 REGIMES = ("ordered", "high-temperature", "jammed")
+#: Loss conventions: name → factor s of L_B = s · mean_B (ŷ − y)² (the paper's is ½).
+LOSSES = {"half_mse": 0.5, "mse": 1.0}
+#: Spawn-key entry that marks a dataset group's stream (far above any model index).
+DATASET_KEY = 2**31 + 16
 
 
 def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int = 4, models: int = 10,
                   steps: int = 100_000, record_every: int = 1000, seed=0, n_in: int = 3, n_mid: int = 32,
                   n_hidden: int = 16, epoch_batches: int = 1000, divergence_loss: float = 100.0, out=None,
                   resume: bool = False, progress: bool | None = None, record_weights: bool = True,
-                  device: str = "cpu", fallback: bool = False, block_models: int | None = None):
+                  device: str = "cpu", fallback: bool = False, block_models: int | None = None,
+                  loss: str = "half_mse", seeds_per_dataset: int = 1, snapshots: int | None = None):
     """Train an ensemble of paper 4's networks y = Z tanh(W tanh(M x)) by SGD on W only.
 
     Parameters
@@ -96,13 +114,25 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
     block_models : int, optional
         How many models share memory at once (default: ~200 MB of datasets on the CPU, a
         quarter of the free device memory on the GPU); results do not depend on it.
+    loss : {"half_mse", "mse"}
+        ``"half_mse"`` (default): the paper's L = ½·MSE, so ``lr`` and T = lr/|B| are the
+        paper's ε and ε/|B|. ``"mse"``: the MSE without ½ (this function's convention before
+        issue 16), where lr and T are twice the paper's.
+    seeds_per_dataset : int ≥ 1
+        Models that share one teacher and dataset (module docstring). 1 (default): every
+        model its own, as the authors' ``generate.py`` does.
+    snapshots : int ≥ 2, optional
+        Record ``snapshots`` equally spaced states, 0, steps/(snapshots − 1), …, steps (the
+        paper: 21); overrides ``record_every``. ``steps`` must be a multiple of
+        ``snapshots − 1``.
 
     Returns
     -------
     Harvest
         ``eigenvalues`` of X = WWᵀ and ``singular_values`` of W, (models, records, n_hidden),
         ascending; ``weights`` (models, records, n_hidden, n_mid); ``loss`` the mean batch
-        MSE since the previous record (record 0: the first batch, before any update).
+        loss (in the ``loss`` convention) since the previous record (record 0: the first batch,
+        before any update).
 
     See Also
     --------
@@ -121,8 +151,11 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
     """
     # Every check before any work, on either device: flags, sizes and the memory the run needs.
     check_run_options(out, resume, progress, record_weights)
+    if snapshots is not None:
+        record_every = snapshot_every(steps, snapshots)
     params, models, steps, record_every = validated(lr, sigma_w, batch_size, models, steps, record_every,
-                                                    n_in, n_mid, n_hidden, epoch_batches, divergence_loss)
+                                                    n_in, n_mid, n_hidden, epoch_batches, divergence_loss,
+                                                    loss, seeds_per_dataset)
     bs, eb, n_in, n_mid, nh = (params[k] for k in ("batch_size", "epoch_batches", "n_in", "n_mid", "n_hidden"))
     # Bytes of features h, inputs x, labels y, and the fixed layers M, W_t, Z, W.
     per_model = 8.0 * (float(bs) * eb * (n_mid + n_in + 1) + n_mid * n_in + 2.0 * nh * n_mid + nh)
@@ -137,16 +170,30 @@ def phase_network(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int 
                         record_weights=record_weights)
 
 
+def snapshot_every(steps, snapshots) -> int:
+    """Updates between ``snapshots`` equally spaced records of a ``steps``-update run (first at 0, last at steps)."""
+    steps = v.integer("steps", steps, minimum=1)
+    snapshots = v.integer("snapshots", snapshots, minimum=2)
+    if snapshots - 1 > steps:
+        raise ValueError(f"`snapshots` must be in [2, steps + 1 = {steps + 1}] (one record per update at most), "
+                         f"got {snapshots}")
+    if steps % (snapshots - 1):
+        raise ValueError(f"`snapshots` - 1 must divide `steps`={steps} (equally spaced records), got {snapshots}")
+    return steps // (snapshots - 1)
+
+
 def validated(lr, sigma_w, batch_size, models, steps, record_every, n_in, n_mid, n_hidden, epoch_batches,
-              divergence_loss):
+              divergence_loss, loss="half_mse", seeds_per_dataset=1):
     """Checked arguments of :func:`phase_network` (CPU and GPU): ``(params, models, steps, record_every)``."""
     lr, batch_size, models, steps, record_every = check_common(lr, batch_size, models, steps, record_every)
+    v.one_of("loss", loss, tuple(LOSSES))
     params = {
         "lr": lr, "batch_size": batch_size, "sigma_w": v.positive("sigma_w", sigma_w),
         "n_in": v.integer("n_in", n_in, minimum=1), "n_mid": v.integer("n_mid", n_mid, minimum=1),
         "n_hidden": v.integer("n_hidden", n_hidden, minimum=1),
         "epoch_batches": v.integer("epoch_batches", epoch_batches, minimum=1),
         "divergence_loss": v.positive("divergence_loss", divergence_loss),
+        "loss": loss, "seeds_per_dataset": v.integer("seeds_per_dataset", seeds_per_dataset, minimum=1),
     }
     return params, models, steps, record_every
 
@@ -160,29 +207,48 @@ def teacher_of(params, gen):
     return M, Wt, Z
 
 
+def dataset_stream(gen, share: int) -> np.random.Generator:
+    """The stream of the dataset group of the model whose own stream is ``gen`` (``share`` models a group)."""
+    ss = gen.bit_generator.seed_seq
+    if not isinstance(ss, np.random.SeedSequence) or not ss.spawn_key:
+        raise ValueError("`seeds_per_dataset` > 1 needs the models' streams spawned from one SeedSequence")
+    group = int(ss.spawn_key[-1]) // share
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+        ss.entropy, spawn_key=tuple(ss.spawn_key[:-1]) + (DATASET_KEY, group))))
+
+
 def init(params, gens):
     """Fixed layers, features h = tanh(M x), labels and initial W of every model (stream order: module docstring).
 
     ``data``: ``H`` (models, S, n_mid) the features, ``y`` (models, S) the labels, ``Z``
-    (models, n_hidden) and the teacher ``Wt`` (models, n_hidden, n_mid); ``state``: ``W``.
+    (models, n_hidden), the teacher ``Wt`` (models, n_hidden, n_mid) and ``M`` (models,
+    n_mid, n_in); ``state``: ``W``.
     """
     count = len(gens)
     n_in, n_mid, n_hidden = params["n_in"], params["n_mid"], params["n_hidden"]
     size = params["batch_size"] * params["epoch_batches"]
+    share = int(params.get("seeds_per_dataset", 1))  # runs made before issue 16 have no such key
     Ms = np.empty((count, n_mid, n_in))
     Zs = np.empty((count, n_hidden))
     Wts = np.empty((count, n_hidden, n_mid))
     W = np.empty((count, n_hidden, n_mid))
     x = np.empty((count, size, n_in))
+    scale = params["sigma_w"] / math.sqrt(n_mid)
     for i, g in enumerate(gens):
-        Ms[i], Wts[i], Zs[i] = teacher_of(params, g)
-        W[i] = g.standard_normal((n_hidden, n_mid)) * (params["sigma_w"] / math.sqrt(n_mid))
-        x[i] = g.standard_normal((size, n_in))
+        if share == 1:
+            Ms[i], Wts[i], Zs[i] = teacher_of(params, g)
+            W[i] = g.standard_normal((n_hidden, n_mid)) * scale
+            x[i] = g.standard_normal((size, n_in))
+        else:
+            d = dataset_stream(g, share)
+            Ms[i], Wts[i], Zs[i] = teacher_of(params, d)
+            x[i] = d.standard_normal((size, n_in))
+            W[i] = g.standard_normal((n_hidden, n_mid)) * scale
     # M is fixed, so the first layer's features are computed once per model, not once per step.
     H = np.empty((count, size, n_mid))
     y = np.empty((count, size))
     _features(x, Ms, Wts, Zs, H, y)
-    return {"H": H, "y": y, "Z": Zs, "Wt": Wts}, {"W": W}
+    return {"H": H, "y": y, "Z": Zs, "Wt": Wts, "M": Ms}, {"W": W}
 
 
 @njit(parallel=True)
@@ -209,7 +275,12 @@ def _features(x, M, Wt, Z, H, y):
 def advance(data, state, gens, n_steps, params):
     """``n_steps`` SGD updates of every model (see :mod:`coulombgas.training._loop`)."""
     return _advance(data["H"], data["y"], data["Z"], state["W"], state["step"], state["diverged"], n_steps,
-                    params["lr"], params["batch_size"], params["divergence_loss"])
+                    params["lr"], params["batch_size"], params["divergence_loss"], loss_scale(params))
+
+
+def loss_scale(params) -> float:
+    """s of L_B = s · mean_B (ŷ − y)²: ½ for the paper's loss, 1 for ``loss="mse"`` (and runs made before it)."""
+    return LOSSES[params.get("loss", "mse")]
 
 
 @njit
@@ -242,8 +313,8 @@ _EXPM1_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(16, 0, -1))
 
 
 @njit(parallel=True)
-def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit):
-    """SGD on W of y = Z tanh(W h), h = H[m, n] fixed; MSE without ½. Inputs are validated by the caller."""
+def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit, scale):
+    """SGD on W of y = Z tanh(W h), h = H[m, n] fixed; loss scale · MSE. Inputs are validated by the caller."""
     models, size, n_mid = H.shape
     n_hidden = W.shape[1]
     batches = size // bs
@@ -290,11 +361,11 @@ def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit):
                 for j in range(n_hidden):  # backprop: ∂(e²)/∂(W h)_j = 2 e z_j (1 − t_j²)
                     t = d[b, j]
                     d[b, j] = e * z[j] * (1.0 - t * t)
-            batch_loss /= bs
+            batch_loss *= scale / bs
             total += batch_loss
             if stop_update(batch_loss, n_steps, limit, step, diverged, m):
                 break
-            c = 2.0 * lr / bs  # the 2 of ∂(e²)/∂e, the mean over the batch
+            c = 2.0 * scale * lr / bs  # ∂(s e²)/∂e = 2 s e (½·MSE: c = α/|B|), the mean over the batch
             for b0 in range(0, bs - 3, 4):
                 h0, h1, h2, h3 = hb[b0], hb[b0 + 1], hb[b0 + 2], hb[b0 + 3]
                 for j in range(n_hidden):
@@ -313,10 +384,11 @@ def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit):
 
 
 def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
-    """Per-sample MSE gradients G_n = 2 e_n [Z ⊙ (1 − t_n²)] h_nᵀ at recorded weights.
+    """Per-sample loss gradients G_n = 2 s e_n [Z ⊙ (1 − t_n²)] h_nᵀ at recorded weights (s: ``loss_scale``).
 
     Returns ``(W, G)``: W (models, n_hidden, n_mid) the weights at ``record`` and G
-    (models, S, n_hidden, n_mid) the gradients of (ŷ_n − y_n)² with respect to W over
+    (models, S, n_hidden, n_mid) the gradients of s (ŷ_n − y_n)² with respect to W (s = ½ for
+    the paper's ½·MSE, 1 for ``loss="mse"``) over
     the first S = ``samples`` samples (default: the whole dataset) of each model's
     own training set, so that one SGD update is W ← W − α mean_{n∈B} G_n. The
     datasets are regenerated from the harvest's seed.
@@ -331,10 +403,20 @@ def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
     data, _ = replay_init(init, harvest)
     W = harvest.weights[:, record]
     H, y, Z = data["H"][:, :samples], data["y"][:, :samples], data["Z"]
+    return W, gradients_at(W, H, y, Z, loss_scale(harvest.params))
+
+
+def gradients_at(W, H, y, Z, scale: float = 0.5):
+    """Per-sample gradients G_n = 2s e_n [Z ⊙ (1 − t_n²)] h_nᵀ of s(ŷ_n − y_n)², any weights and inputs.
+
+    W (models, K, L), features H = tanh(M x) (models, S, L), labels y (models, S), Z
+    (models, K); returns G (models, S, K, L). :func:`per_sample_gradients` applies it to the
+    training data, the criterion of :mod:`.phase_boundary` to held-out inputs.
+    """
     t = np.tanh(np.einsum("mjk,mnk->mnj", W, H))
     e = np.einsum("mnj,mj->mn", t, Z) - y
-    delta = 2.0 * e[..., None] * Z[:, None, :] * (1.0 - t * t)
-    return W, np.einsum("mnj,mnk->mnjk", delta, H)
+    delta = (2.0 * scale) * e[..., None] * Z[:, None, :] * (1.0 - t * t)
+    return np.einsum("mnj,mnk->mnjk", delta, H)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -409,8 +491,13 @@ def classify_regime(harvest, *, exponent_min: float = 0.25, growth_max: float = 
 
     With W(0) ~ N(0, σ_W²/n_mid) the jammed regime appears from σ_W ≈ 2⁴ (lr ≤ 1,
     10⁵ updates), not at σ_W² > 1/2 as SCIENCE.md §6 summarises paper 4; at σ_W = 1
-    (the teacher's own scale) students learn. Whether the paper's σ_W carries the
-    1/n_mid could not be checked (only its abstract is available).
+    (the teacher's own scale) students learn. The paper's σ_W does carry the 1/n_mid
+    (the authors' generate.py draws W(0) with standard deviation σ_W/√L).
+
+    These thresholds were tuned on runs with the MSE without ½ (lr there is twice the
+    paper's ε). The paper's own order parameters (test MSE, overlap q, alignment hs,
+    spacing exponent λ) and its phase rule are in :mod:`.phase_observables`
+    (:func:`~.phase_observables.classify_phase`); prefer them to compare with the paper.
 
     Parameters
     ----------
@@ -443,7 +530,8 @@ def classify_regime(harvest, *, exponent_min: float = 0.25, growth_max: float = 
 
     data, state = replay_init(init, harvest)
     W0, H, y, Z = state["W"], data["H"], data["y"], data["Z"]
-    loss0 = np.mean((np.einsum("mnj,mj->mn", np.tanh(np.einsum("mjk,mnk->mnj", W0, H)), Z) - y) ** 2, axis=1)
+    loss0 = loss_scale(harvest.params) * np.mean(
+        (np.einsum("mnj,mj->mn", np.tanh(np.einsum("mjk,mnk->mnj", W0, H)), Z) - y) ** 2, axis=1)
     teacher = np.einsum("mjk,mjk->m", data["Wt"], data["Wt"]) / harvest.n
 
     ev = harvest.eigenvalues
