@@ -14,6 +14,7 @@ and ``repr(law)`` says which law it is, e.g. ``spacing(beta=2)``.
 ``two_mode_density``   exact one-point density of the two-mode gas
 ``semicircle``         Wigner semicircle on [-R, R]
 ``marchenko_pastur``   Marchenko–Pastur law of (1/M) WᵀW
+``tracy_widom``        Tracy–Widom law of the edge-scaled largest eigenvalue, β = 1, 2, 4
 =====================  ===========================================================
 
 The physics is in SCIENCE.md §4–5.
@@ -29,10 +30,11 @@ from scipy import special, stats
 from .. import _validate
 from ._law import Law, checked_scale, dyson_index, invert_cdf, per_beta
 from ._spacing import spacing
+from ._tracy_widom import tracy_widom
 
 __all__ = [
     "wigner_surmise", "spacing", "poisson_spacing", "gap_ratio",
-    "two_mode_spacing", "two_mode_density", "semicircle", "marchenko_pastur",
+    "two_mode_spacing", "two_mode_density", "semicircle", "marchenko_pastur", "tracy_widom",
 ]
 
 _SQRT2 = math.sqrt(2.0)
