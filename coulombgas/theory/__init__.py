@@ -14,6 +14,8 @@ and ``repr(law)`` says which law it is, e.g. ``spacing(beta=2)``.
 ``two_mode_density``   exact one-point density of the two-mode gas
 ``semicircle``         Wigner semicircle on [-R, R]
 ``marchenko_pastur``   Marchenko–Pastur law of (1/M) WᵀW
+``general_wigner_surmise``  spacing surmise for any real β > 0 (mean 1)
+``general_gap_ratio``  Atas gap-ratio surmise for any real β > 0
 ``tracy_widom``        Tracy–Widom law of the edge-scaled largest eigenvalue, β = 1, 2, 4
 =====================  ===========================================================
 
@@ -29,12 +31,14 @@ from scipy import special, stats
 
 from .. import _validate
 from ._law import Law, checked_scale, dyson_index, invert_cdf, per_beta
+from ._general_beta import general_gap_ratio, general_wigner_surmise
 from ._spacing import spacing
 from ._tracy_widom import tracy_widom
 
 __all__ = [
     "wigner_surmise", "spacing", "poisson_spacing", "gap_ratio",
     "two_mode_spacing", "two_mode_density", "semicircle", "marchenko_pastur", "tracy_widom",
+    "general_wigner_surmise", "general_gap_ratio",
 ]
 
 _SQRT2 = math.sqrt(2.0)
