@@ -44,7 +44,7 @@ def late_records(records: int, fraction: float = 0.5) -> np.ndarray:
     return np.arange(max(start, 0), records)
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, repr=False)
 class RecordedHarvest(Harvest):
     """A :class:`Harvest` with the gradient statistics of each record (module docstring).
 
