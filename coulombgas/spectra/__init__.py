@@ -36,6 +36,7 @@ import numpy as np
 from .. import _validate
 from ._checks import checked_law, finite_real, index_groups, interval_pair, pooled_samples, real_spectrum
 from ._dyson import DysonFit, fit_dyson_index
+from ._outliers import Outliers, edge_scaling, largest_eigenvalue_pvalue, mp_outliers
 from ._fits import (
     DensityFit, GoodnessOfFit, Jackknife, LineFit, fit_density, fit_through_origin, goodness_of_fit, jackknife,
 )
@@ -44,7 +45,7 @@ __all__ = [
     "spacings", "normalized_spacings", "gap_ratios", "unfold", "number_variance",
     "histogram", "goodness_of_fit", "jackknife", "fit_density", "fit_through_origin",
     "Histogram", "GoodnessOfFit", "Jackknife", "DensityFit", "LineFit", "NumberVariance",
-    "fit_dyson_index", "DysonFit",
+    "fit_dyson_index", "DysonFit", "edge_scaling", "largest_eigenvalue_pvalue", "mp_outliers", "Outliers",
 ]
 
 _BANDWIDTH_MAX = 1e300
