@@ -78,8 +78,8 @@ def train_teacher_student_torch(*, lr: float = 0.1, batch_size: int = 16, eps: f
 
     Returns ``(recorder, harvest)``: the detached :class:`TorchRecorder` and the
     stacked :class:`~coulombgas.training.recording.RecordedHarvest` of all students
-    (models axis), whose statistics come from the next batch of each model
-    (:meth:`TorchRecorder.batch`). Parameters as :func:`coulombgas.training.teacher_student`.
+    (models axis), whose statistics at each record are over (up to 512 of) each model's
+    own dataset, as the built-in model's ``per_sample_gradients``. Parameters as :func:`coulombgas.training.teacher_student`.
     """
     torch = _torch()
     lr = v.positive("lr", lr)
@@ -97,21 +97,20 @@ def train_teacher_student_torch(*, lr: float = 0.1, batch_size: int = 16, eps: f
         [math.sqrt(2.0), math.sqrt(2.0), 1.0], dtype=torch.float64)
     A = torch.stack([torch.stack([a[..., 0], a[..., 2]], -1), torch.stack([a[..., 2], a[..., 1]], -1)], -2)
     names = [f"students.{i}" for i in range(models)]
+    # Statistics over the model's whole dataset (or 512 of its samples), as the built-in model's
+    # per_sample_gradients: with batches swept in order the next batch has already moved the
+    # weights an epoch ago (a period-one-epoch orbit, SCIENCE.md §8), so it is not independent of them.
     rec = TorchRecorder(net, names, every=record_every, lr=lr, batch_size=batch_size, seed=seed, loss_fn=sample_loss,
-                        steps=steps, record_weights=True)
+                        steps=steps, record_weights=True, data=((x, A), None), stats_samples=min(size, 512))
     opt = torch.optim.SGD(net.parameters(), lr=lr)
     for step in range(steps):
         start = (step % epoch_batches) * batch_size
         xb, ab = x[start: start + batch_size], A[start: start + batch_size]
-        rec.batch((xb, ab))
         loss = sample_loss(net(xb, ab))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         rec.step(loss)
-    # The last record waits for one more batch (the next of the sweep) to measure its statistics.
-    start = (steps % epoch_batches) * batch_size
-    rec.batch((x[start: start + batch_size], A[start: start + batch_size]))
     rec.detach()
     harvest = rec.harvest(names)
     harvest.model = "teacher-student (PyTorch)"
