@@ -36,6 +36,7 @@ import numpy as np
 from .. import _validate
 from ._checks import checked_law, finite_real, index_groups, interval_pair, pooled_samples, real_spectrum
 from ._dyson import DysonFit, fit_dyson_index
+from ._mp_fit import MarchenkoPasturFit, fit_marchenko_pastur
 from ._outliers import Outliers, edge_scaling, largest_eigenvalue_pvalue, mp_outliers
 from ._fits import (
     DensityFit, GoodnessOfFit, Jackknife, LineFit, fit_density, fit_through_origin, goodness_of_fit, jackknife,
@@ -46,6 +47,7 @@ __all__ = [
     "histogram", "goodness_of_fit", "jackknife", "fit_density", "fit_through_origin",
     "Histogram", "GoodnessOfFit", "Jackknife", "DensityFit", "LineFit", "NumberVariance",
     "fit_dyson_index", "DysonFit", "edge_scaling", "largest_eigenvalue_pvalue", "mp_outliers", "Outliers",
+    "fit_marchenko_pastur", "MarchenkoPasturFit",
 ]
 
 _BANDWIDTH_MAX = 1e300
