@@ -37,6 +37,7 @@ from .. import _validate
 from ._checks import checked_law, finite_real, index_groups, interval_pair, pooled_samples, real_spectrum
 from ._dyson import DysonFit, fit_dyson_index
 from ._mp_fit import MarchenkoPasturFit, fit_marchenko_pastur
+from ._rigidity import FormFactor, Rigidity, spectral_form_factor, spectral_rigidity
 from ._outliers import Outliers, edge_scaling, largest_eigenvalue_pvalue, mp_outliers
 from ._fits import (
     DensityFit, GoodnessOfFit, Jackknife, LineFit, fit_density, fit_through_origin, goodness_of_fit, jackknife,
@@ -48,6 +49,7 @@ __all__ = [
     "Histogram", "GoodnessOfFit", "Jackknife", "DensityFit", "LineFit", "NumberVariance",
     "fit_dyson_index", "DysonFit", "edge_scaling", "largest_eigenvalue_pvalue", "mp_outliers", "Outliers",
     "fit_marchenko_pastur", "MarchenkoPasturFit",
+    "spectral_rigidity", "spectral_form_factor", "Rigidity", "FormFactor",
 ]
 
 _BANDWIDTH_MAX = 1e300

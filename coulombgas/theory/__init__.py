@@ -16,6 +16,9 @@ and ``repr(law)`` says which law it is, e.g. ``spacing(beta=2)``.
 ``marchenko_pastur``   Marchenko–Pastur law of (1/M) WᵀW
 ``general_wigner_surmise``  spacing surmise for any real β > 0 (mean 1)
 ``general_gap_ratio``  Atas gap-ratio surmise for any real β > 0
+``cluster_function``   two-level cluster function Y₂(r) of the bulk, β = 0, 1, 2, 4
+``delta3``             spectral rigidity Δ₃(L) of the bulk (and ``delta3_asymptotic``)
+``form_factor``        spectral form factor K(τ) of the bulk
 ``tracy_widom``        Tracy–Widom law of the edge-scaled largest eigenvalue, β = 1, 2, 4
 =====================  ===========================================================
 
@@ -31,6 +34,7 @@ from scipy import special, stats
 
 from .. import _validate
 from ._law import Law, checked_scale, dyson_index, invert_cdf, per_beta
+from ._rigidity import cluster_function, delta3, delta3_asymptotic, form_factor
 from ._general_beta import general_gap_ratio, general_wigner_surmise
 from ._spacing import spacing
 from ._tracy_widom import tracy_widom
@@ -39,6 +43,7 @@ __all__ = [
     "wigner_surmise", "spacing", "poisson_spacing", "gap_ratio",
     "two_mode_spacing", "two_mode_density", "semicircle", "marchenko_pastur", "tracy_widom",
     "general_wigner_surmise", "general_gap_ratio",
+    "cluster_function", "delta3", "delta3_asymptotic", "form_factor",
 ]
 
 _SQRT2 = math.sqrt(2.0)
