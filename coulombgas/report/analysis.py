@@ -15,14 +15,16 @@ pandas is installed, else :class:`Table`) with one row per matrix:
   of the last record's non-zero eigenvalues (pooled over the stacked matrices), with
   its standard error (Atas et al., PRL 110, 084101 (2013): 0.5307 GOE, 0.3863 Poisson).
 * **dynamics** (SCIENCE.md §1–3) — each mode's *jitter* (std over the late records,
-  the last ``late`` fraction); with gradient statistics (the recorder's ``loss_fn``)
+  the last ``late`` fraction, about their linear trend; median over modes in the table);
+  with gradient statistics (the recorder's ``loss_fn``)
   also each mode's drift slope b_i (the per-mode quadratic fit of the measured drift,
   :func:`~coulombgas.training.drift_noise.quadratic_fit`) and noise g_i², the
   effective temperature they imply, T_eff,i = Var x_i · |b_i| / g_i² (for the SDE
   dx = αb(x − c) dt + (α/√|B|)√2 g dW the stationary variance is T g²/|b| with
   T = α/|B|), given as the median over confined modes against lr/batch_size
-  (``T_eff/T``: 1 when the linear-scaling picture holds, up to repulsion and the
-  finite-α factor 1/(1 − α|b|/2)); the drift/noise balance Δ/Γ of
+  (``T_eff/T``: 1 when the linear-scaling picture holds, up to the finite-α factor
+  1/(1 − α|b|/2) and repulsion: in a degenerate pair each ordered mode has variance
+  (1/2 + (4 − π)/4) σ² ≈ 0.715 σ², so T_eff/T ≈ 0.72 there); the drift/noise balance Δ/Γ of
   :func:`~coulombgas.training.drift_noise.phase_criterion` (late records as the
   ensemble); and the stationary Coulomb gas built from the measured drift and noise
   (:func:`~coulombgas.training.drift_noise.gas_from_harvest`), sampled, against the
@@ -266,7 +268,11 @@ def _raw_slope(one) -> float:
 
 
 def mode_spread(h, z, late):
-    """Per-mode recorded spread, its standard error, and the samples behind it."""
+    """Per-mode recorded spread (jitter), its standard error, and the samples behind it.
+
+    Stacked runs: std over runs of the last record. One run: std of the late records about
+    their least-squares line in time (ddof 2), with the effective sample size of the series.
+    """
     from ..diagnostics import effective_sample_size
     from ..training.recording import late_records
 
@@ -278,7 +284,16 @@ def mode_spread(h, z, late):
         count = np.full(sd.shape, float(h.models))
     else:
         series = x[0]
-        sd = series.std(axis=0, ddof=1) if len(recs) > 1 else np.full(series.shape[-1], np.nan)
+        if len(recs) > 2:
+            # About a straight line through the late records: a network still learning moves its
+            # modes slowly, and that trend is not the fluctuation the gas describes.
+            t = np.asarray(h.steps[recs], float)
+            t = (t - t.mean()) / max(np.ptp(t), 1.0)
+            coef = np.polyfit(t, series, 1)
+            series = series - np.outer(t, coef[0])
+            sd = series.std(axis=0, ddof=2)
+        else:
+            sd = np.full(series.shape[-1], np.nan)
         count = np.full(sd.shape, np.nan)
         if len(recs) >= 4:
             for i in range(series.shape[-1]):

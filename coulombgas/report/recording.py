@@ -316,31 +316,39 @@ def compare_recording(source, *, names=None, out=None, seed=0, force: bool = Fal
 
 @dataclasses.dataclass(frozen=True)
 class ScalingCheck:
-    """Jitter against √(α/|B|) over several recordings: ``rows`` and the line through the origin."""
+    """Jitter against α/|B| over several recordings (:func:`linear_scaling`).
+
+    ``exponent`` γ ± ``exponent_err`` of jitter ∝ (α/|B|)^γ (linear scaling: γ = 1/2),
+    ``z`` = (γ − 1/2)/error, ``rows`` one per run (median jitter over modes, and the
+    line (α/|B|)^{1/2} through the geometric mean, ``fit``).
+    """
 
     rows: list
-    slope: float
-    slope_err: float
-    pvalue: float
-    reduced_chi2: float
+    exponent: float
+    exponent_err: float
+    z: float
+    modes: int
 
     @property
     def verdict(self) -> str:
-        return "agrees" if self.pvalue >= 0.01 else "differs"
+        return "agrees" if abs(self.z) <= 3.0 else "differs"
 
 
 def linear_scaling(sources, name=None, *, late: float = 0.5) -> ScalingCheck:
-    """Linear-scaling check: each run's jitter (median over modes of the late-time std) ∝ √(α/|B|).
+    """Linear-scaling check: each mode's jitter ∝ √(α/|B|) across recordings of one network.
 
-    ``sources``: a list of recordings of one network (anything :func:`coulombgas.analyze`
-    takes) at different (lr, batch_size); ``name``: the matrix (default: the first
-    recorded). The jitter's error is the scatter of the median over modes. Fitted
-    through the origin with :func:`coulombgas.spectra.fit_through_origin`; the
-    p-value of χ² says whether one slope fits every run (SCIENCE.md §1).
+    ``sources``: recordings (anything :func:`coulombgas.analyze` takes) of the same
+    network at different (lr, batch_size), at least two values of α/|B|; ``name``: the
+    matrix (default: the first recorded). Each mode i of run r has its jitter J_ri
+    (:func:`~coulombgas.report.analysis.mode_spread`); with per-mode intercepts removed,
+    log J_ri = a_i + γ log(α_r/|B_r|), γ is the least-squares slope over all (r, i), and
+    its error the delete-one-mode jackknife (modes of one matrix differ in scale, so
+    only ratios between runs carry the law). Linear scaling (SCIENCE.md §1: Var ∝ α/|B|)
+    predicts γ = 1/2.
     """
     if not isinstance(sources, (list, tuple)) or len(sources) < 2:
         raise ValueError("`sources` must list at least 2 recordings at different lr/batch_size")
-    rows = []
+    rows, logs = [], []
     for src in sources:
         found = harvests_of(src, None if name is None else [name])
         key = next(iter(found)) if name is None else name
@@ -348,18 +356,32 @@ def linear_scaling(sources, name=None, *, late: float = 0.5) -> ScalingCheck:
         if h.lr is None or h.batch_size is None:
             raise ValueError(f"`sources`: recording of {key!r} has no lr/batch_size (give them to the recorder)")
         sd, err, _, _ = mode_spread(h, structural_zeros(h), late)
-        ok = np.isfinite(sd)
-        if ok.sum() < 1:
-            raise ValueError(f"`sources`: recording of {key!r} has too few late records for a jitter")
-        med = float(np.median(sd[ok]))
-        spread = 1.253 * sd[ok].std(ddof=1) / math.sqrt(ok.sum()) if ok.sum() > 1 else float(np.nanmax(err[ok]))
         rows.append({"matrix": key, "lr": h.lr, "batch_size": h.batch_size, "T": h.lr / h.batch_size,
-                     "jitter": med, "jitter_err": float(max(spread, 1e-300))})
-    x = np.sqrt([r["T"] for r in rows])
-    y = np.array([r["jitter"] for r in rows])
-    e = np.array([r["jitter_err"] for r in rows])
-    fit = spectra.fit_through_origin(x, y, e)
+                     "jitter": float(np.nanmedian(sd)) if np.any(np.isfinite(sd)) else float("nan")})
+        logs.append(np.log(np.where(sd > 0, sd, np.nan)))
+    sizes = {len(x) for x in logs}
+    if len(sizes) != 1:
+        raise ValueError("`sources` must be recordings of the same matrix (their mode counts differ)")
+    Y = np.array(logs)  # (runs, modes)
+    keep = np.all(np.isfinite(Y), axis=0)
+    if keep.sum() < 2:
+        raise ValueError("`sources` have fewer than 2 modes with a jitter in every run (too few late records)")
+    Y = Y[:, keep]
+    t = np.log([r["T"] for r in rows])
+    if np.ptp(t) == 0:
+        raise ValueError("`sources` must span at least 2 values of lr/batch_size")
+    tc = t - t.mean()
+    Yc = Y - Y.mean(axis=0)
+
+    def slope(cols):
+        return float((tc[:, None] * Yc[:, cols]).sum() / (len(cols) * (tc**2).sum()))
+
+    modes = Y.shape[1]
+    gamma = slope(np.arange(modes))
+    loo = np.array([slope(np.delete(np.arange(modes), i)) for i in range(modes)])
+    err = float(math.sqrt((modes - 1) / modes * ((loo - loo.mean()) ** 2).sum()))
+    base = float(np.exp(np.mean(np.log([r["jitter"] for r in rows])) - 0.5 * t.mean()))
     for r in rows:
-        r["fit"] = float(fit.slope * math.sqrt(r["T"]))
-    return ScalingCheck(rows=rows, slope=float(fit.slope), slope_err=float(fit.error), pvalue=float(fit.pvalue),
-                        reduced_chi2=float(fit.reduced_chi2))
+        r["fit"] = base * math.sqrt(r["T"])
+    return ScalingCheck(rows=rows, exponent=gamma, exponent_err=err, z=(gamma - 0.5) / err if err > 0 else
+                        float("inf"), modes=int(modes))
