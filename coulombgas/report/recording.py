@@ -342,8 +342,8 @@ def linear_scaling(sources, name=None, *, late: float = 0.5) -> ScalingCheck:
     matrix (default: the first recorded). Each mode i of run r has its jitter J_ri
     (:func:`~coulombgas.report.analysis.mode_spread`); with per-mode intercepts removed,
     log J_ri = a_i + γ log(α_r/|B_r|), γ is the least-squares slope over all (r, i), and
-    its error the delete-one-mode jackknife (modes of one matrix differ in scale, so
-    only ratios between runs carry the law). Linear scaling (SCIENCE.md §1: Var ∝ α/|B|)
+    its error the larger of the delete-one-mode jackknife and the residual scatter (modes
+    of one matrix differ in scale, so only ratios between runs carry the law). Linear scaling (SCIENCE.md §1: Var ∝ α/|B|)
     predicts γ = 1/2.
     """
     if not isinstance(sources, (list, tuple)) or len(sources) < 2:
@@ -379,7 +379,12 @@ def linear_scaling(sources, name=None, *, late: float = 0.5) -> ScalingCheck:
     modes = Y.shape[1]
     gamma = slope(np.arange(modes))
     loo = np.array([slope(np.delete(np.arange(modes), i)) for i in range(modes)])
-    err = float(math.sqrt((modes - 1) / modes * ((loo - loo.mean()) ** 2).sum()))
+    jack = float(math.sqrt((modes - 1) / modes * ((loo - loo.mean()) ** 2).sum()))
+    # The residual scatter about the fit (runs × modes values, modes + 1 parameters): the jackknife
+    # over a handful of modes can come out small by chance, so the larger of the two is quoted.
+    resid = Yc - gamma * tc[:, None]
+    dof = max(Y.size - modes - 1, 1)
+    err = max(jack, float(math.sqrt((resid**2).sum() / dof / (modes * (tc**2).sum()))))
     base = float(np.exp(np.mean(np.log([r["jitter"] for r in rows])) - 0.5 * t.mean()))
     for r in rows:
         r["fit"] = base * math.sqrt(r["T"])
