@@ -78,6 +78,7 @@ def test_delta3_poisson_and_small_l():
 @pytest.mark.parametrize("call, error", [
     (lambda: theory.delta3(1.0, 3), ValueError),
     (lambda: theory.delta3(0.0, 1), ValueError),
+    (lambda: theory.delta3(1e-4, 1), ValueError),
     (lambda: theory.delta3(2e4, 1), ValueError),
     (lambda: theory.form_factor(0.5, "goe"), ValueError),
     (lambda: theory.cluster_function(0.5, None), TypeError),

@@ -39,7 +39,7 @@ class DysonFit:
     (``"jackknife"`` over blocks, or ``"fisher"``), ``error_fisher`` the error from the
     Fisher information of independent samples (always given), ``statistic``
     (``"ratio"``/``"spacing"``), ``samples`` (ratios or spacings used), ``blocks``
-    (jackknife blocks), ``mean_ratio`` ⟨r̃⟩ of the data (ratio fits; NaN otherwise),
+    (jackknife blocks), ``mean_ratio`` ⟨r̃⟩ of the data (ratio fits; None otherwise),
     ``at_bound`` (True when β̂ sits at 1e-3 or 100: the data lie outside the family).
     """
 
@@ -50,7 +50,7 @@ class DysonFit:
     statistic: str
     samples: int
     blocks: int
-    mean_ratio: float
+    mean_ratio: float | None
     at_bound: bool
 
 
@@ -226,6 +226,8 @@ def fit_dyson_index(x, *, statistic: str = "ratio", error: str = "jackknife", so
         r = lo / hi
         shape = r.shape
         r = r.reshape(-1)
+        if r.size < 2:
+            raise ValueError(f"`x` must give at least 2 gap ratios to fit (and to estimate an error), got {r.size}")
         t = ratio_statistic(r)
         if not np.all(np.isfinite(t)):
             raise ValueError("`x` has coinciding consecutive levels (a gap ratio of 0): "
@@ -239,6 +241,8 @@ def fit_dyson_index(x, *, statistic: str = "ratio", error: str = "jackknife", so
         mean_ratio = float(r.mean())
     else:
         shape = gaps.shape
+        if gaps.size < 2:
+            raise ValueError(f"`x` must give at least 2 spacings to fit (and to estimate an error), got {gaps.size}")
         # Unit mean over all spectra, computed in units of the largest spacing (no overflow).
         s = gaps.reshape(-1) / gaps.max()
         s = s / s.mean()
@@ -251,7 +255,7 @@ def fit_dyson_index(x, *, statistic: str = "ratio", error: str = "jackknife", so
         labels = _block_labels(n_spectra, shape[-1])
         reps = np.array([_solve_spacing(*m)[0] for m in _jackknife_means(feats, labels)])
         se = _jackknife_se(reps)
-        mean_ratio = float("nan")
+        mean_ratio = None
     return DysonFit(beta=beta, error=se if error == "jackknife" else fisher, error_fisher=fisher,
                     method=error, statistic=statistic, samples=int(np.prod(shape)),
                     blocks=int(labels.max() + 1), mean_ratio=mean_ratio, at_bound=at_bound)

@@ -47,8 +47,8 @@ class MarchenkoPasturFit:
     n: int
     excluded: int
     law: object
-    null_pvalue: float = float("nan")
-    null_statistics: np.ndarray = None
+    null_pvalue: float | None = None
+    null_statistics: np.ndarray | None = None
 
 
 def _cvm_distance(x_sorted: np.ndarray, ratio: float, sigma: float) -> float:
@@ -140,30 +140,36 @@ def fit_marchenko_pastur(eigenvalues, *, ratio=None, sigma=None, exclude: int = 
             raise ValueError(f"`ratio` must be in [{RATIO_MIN:g}, 1] (pass the smaller Gram matrix), got {ratio:g}")
     if sigma is not None:
         sigma = _validate.positive("sigma", sigma)
-    if not float(x.mean()) > 0:
+    top = float(x[-1])
+    if not top > 0:
         raise ValueError("`eigenvalues` are all 0: no Marchenko–Pastur bulk to fit")
-    bootstrap = _validate.integer("bootstrap", bootstrap, minimum=0)
-    q, s = _minimum_distance(x, ratio, sigma)
+    bootstrap = _validate.integer("bootstrap", bootstrap, minimum=0, maximum=10**6)
+    # Fit in units of the largest eigenvalue (σ² → σ²/top): no x² overflows or underflows.
+    q, s = _minimum_distance(x / top, ratio, None if sigma is None else sigma / math.sqrt(top))
+    s *= math.sqrt(top)
     law = marchenko_pastur(q, s)
-    ks = scipy.stats.kstest(x, law.cdf)
-    null_p, null = float("nan"), []
+    ks = scipy.stats.kstest(x / top, marchenko_pastur(q, s / math.sqrt(top)).cdf)
+    null_p, null = None, None
     if bootstrap:
         # Parametric bootstrap: real Gaussian W of the fitted shape (N, M = N/q̂) and σ̂,
         # each refitted the same way; p = (1 + #{D* >= D}) / (1 + B).
         rng = _rng.generator(seed)
         n_all = x.size + exclude
         m = max(int(round(n_all / q)), n_all)
+        null = []
         for _ in range(bootstrap):
             w = rng.standard_normal((m, n_all))
             xb = np.sort(np.linalg.eigvalsh(w.T @ w / m) * s * s)[:x.size]
-            qb, sb = _minimum_distance(xb, ratio, sigma, start=(q, s))
-            null.append(scipy.stats.kstest(xb, marchenko_pastur(qb, sb).cdf).statistic)
+            qb, sb = _minimum_distance(xb / top, ratio, None if sigma is None else sigma / math.sqrt(top),
+                                       start=(q, s / math.sqrt(top)))
+            null.append(scipy.stats.kstest(xb / top, marchenko_pastur(qb, sb).cdf).statistic)
         null_p = (1.0 + np.sum(np.asarray(null) >= ks.statistic)) / (1.0 + bootstrap)
     a, b = s * s * (1.0 - math.sqrt(q)) ** 2, s * s * (1.0 + math.sqrt(q)) ** 2
     return MarchenkoPasturFit(ratio=q, sigma=s, ratio_fixed=ratio is not None, sigma_fixed=sigma is not None,
                               edges=(a, b), statistic=float(ks.statistic), pvalue=float(ks.pvalue),
-                              n=int(x.size), excluded=exclude, law=law, null_pvalue=float(null_p),
-                              null_statistics=np.asarray(null, dtype=float))
+                              n=int(x.size), excluded=exclude, law=law,
+                              null_pvalue=None if null_p is None else float(null_p),
+                              null_statistics=None if null is None else np.asarray(null, dtype=float))
 
 
 def _minimum_distance(x, ratio, sigma, start=None):

@@ -38,10 +38,22 @@ __all__ = ["edge_scaling", "largest_eigenvalue_pvalue", "mp_outliers", "Outliers
 EDGE_SHIFT = {1: -0.5, 2: 0.0, 4: 0.25}
 
 
+# Dimensions up to 1e12 and σ in [1e-30, 1e30] keep μ and s normal floats.
+_DIM_MAX = 10**12
+_SIGMA_MIN, _SIGMA_MAX = 1e-30, 1e30
+
+
 def _dims(n, m):
-    n = _validate.integer("n", n, minimum=1)
-    m = _validate.integer("m", m, minimum=1)
+    n = _validate.integer("n", n, minimum=1, maximum=_DIM_MAX)
+    m = _validate.integer("m", m, minimum=1, maximum=_DIM_MAX)
     return n, m
+
+
+def _sigma(sigma) -> float:
+    sigma = _validate.positive("sigma", sigma)
+    if not _SIGMA_MIN <= sigma <= _SIGMA_MAX:
+        raise ValueError(f"`sigma` must be in [{_SIGMA_MIN:g}, {_SIGMA_MAX:g}], got {sigma:g}")
+    return sigma
 
 
 def edge_scaling(n, m, *, beta=1, sigma=1.0) -> tuple[float, float]:
@@ -63,13 +75,13 @@ def edge_scaling(n, m, *, beta=1, sigma=1.0) -> tuple[float, float]:
 
     Parameters
     ----------
-    n : int >= 1
+    n : int in [1, 1e12]
         N, the size of X (columns of W).
-    m : int >= 1
+    m : int in [1, 1e12]
         M, the number of rows of W (samples).
     beta : {1, 2, 4}
         Real, complex or quaternion entries.
-    sigma : float > 0
+    sigma : float in [1e-30, 1e30]
         Standard deviation of the entries (E|W_ij|² = σ²).
 
     Returns
@@ -96,7 +108,7 @@ def edge_scaling(n, m, *, beta=1, sigma=1.0) -> tuple[float, float]:
     """
     n, m = _dims(n, m)
     beta = int(_validate.one_of("beta", _validate.real("beta", beta), (1, 2, 4)))
-    sigma = _validate.positive("sigma", sigma)
+    sigma = _sigma(sigma)
     c = EDGE_SHIFT[beta]
     a, b = math.sqrt(m + c), math.sqrt(n + c)
     var = sigma * sigma / m
@@ -208,7 +220,9 @@ def mp_outliers(eigenvalues, m, *, beta=1, sigma=None, alpha=0.01) -> Outliers:
     """
     lam = finite_real("eigenvalues", eigenvalues, ndim=1, min_size=1)
     n = lam.size
-    m = _validate.integer("m", m, minimum=1)
+    m = _validate.integer("m", m, minimum=1, maximum=_DIM_MAX)
+    if n > _DIM_MAX:
+        raise ValueError(f"`eigenvalues` must hold at most {_DIM_MAX:g} values, got {n}")
     beta = int(_validate.one_of("beta", _validate.real("beta", beta), (1, 2, 4)))
     alpha = _validate.real("alpha", alpha)
     if not 0.0 < alpha < 1.0:
@@ -219,13 +233,14 @@ def mp_outliers(eigenvalues, m, *, beta=1, sigma=None, alpha=0.01) -> Outliers:
     law = tracy_widom(beta, scaling="beta")
     estimated = sigma is None
     if not estimated:
-        sigma = _validate.positive("sigma", sigma)
+        sigma = _sigma(sigma)
     flagged = 0
     for _ in range(50):
         if estimated:
             var = float(np.sum(desc[flagged:])) / (n - flagged) if flagged < n else float("nan")
-            if not var > 0:
-                raise ValueError("`eigenvalues` leave no positive bulk to estimate `sigma` from; pass `sigma`")
+            if not _SIGMA_MIN**2 <= var <= _SIGMA_MAX**2:
+                raise ValueError("`eigenvalues` leave no bulk with σ² in [1e-60, 1e60] to estimate `sigma` "
+                                 f"from (got σ² = {var:g}); pass `sigma`")
             sigma = math.sqrt(var)
         edge = sigma * sigma * (1.0 + math.sqrt(q)) ** 2
         above = int(np.sum(desc > edge))

@@ -176,7 +176,10 @@ def _evaluate(x, beta):
         cdf[mid] = np.exp(logf)
         sf[mid] = -np.expm1(logf)
         pdf[mid] = np.maximum(cdf[mid] * dlogf, 0.0)
-    right = x > hi
+    # Beyond s = 150 (β = 4: 150/√2) Ai(s) < 1e-500: the operator is 0 in floating point.
+    far = x > (150.0 / math.sqrt(2.0) if beta == 4 else 150.0)
+    cdf[far], sf[far] = 1.0, 0.0
+    right = (x > hi) & ~far
     if np.any(right):
         # Far out Ai underflows and the operator is 0: sf = 0, cdf = 1 (correctly).
         _, _, sf_r, pdf_r = tw_direct(x[right], beta)
