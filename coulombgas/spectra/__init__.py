@@ -6,6 +6,12 @@ independent spectra. Laws are frozen :mod:`scipy.stats` distributions (anything
 with ``.cdf``, and ``.pdf`` where a density is needed), so the closed forms of
 :mod:`coulombgas.theory` and scipy's own laws are used the same way.
 
+Random-matrix diagnostics of one spectrum (issue 17): :func:`fit_marchenko_pastur`
+(bulk), :func:`mp_outliers`, :func:`edge_scaling` and
+:func:`largest_eigenvalue_pvalue` (Tracy–Widom edge, BBP outliers),
+:func:`fit_dyson_index` (β from gap ratios or spacings), :func:`spectral_rigidity`
+and :func:`spectral_form_factor` (Δ₃, K(τ) of unfolded levels).
+
 Error bars are computed over independent *runs* (seeds, models): a run is one
 array of samples, and runs are resampled whole, because samples within a run
 (records of one trajectory, levels of one spectrum) are correlated.
