@@ -18,7 +18,7 @@ import pytest
 from scipy import integrate, linalg, special, stats
 
 from coulombgas import theory
-from coulombgas.theory._tracy_widom import TW_RANGE, _evaluate, airy_eigenvalues, tw_direct
+from coulombgas.theory._tracy_widom import TW_RANGE, TW_TAIL, _evaluate, airy_eigenvalues, tw_direct
 
 # (mean, variance): Bornemann, Markov Process. Relat. Fields 16, 803 (2010), Table 10
 # (Tracy–Widom's normalisation of F4).
@@ -105,6 +105,15 @@ def test_table_agrees_with_direct_evaluation_and_more_nodes(beta):
 
 
 @pytest.mark.parametrize("beta", [1, 2, 4])
+def test_tail_table_keeps_relative_accuracy(beta):
+    x = np.linspace(TW_RANGE[beta][1], TW_TAIL[beta], 25)[1:-1] + 0.0137
+    _, _, sf, pdf = tw_direct(x, beta)
+    _, sf_tab, pdf_tab = _evaluate(x, beta)
+    assert np.max(np.abs(sf_tab / sf - 1)) < 1e-11
+    assert np.max(np.abs(pdf_tab / pdf - 1)) < 1e-11
+
+
+@pytest.mark.parametrize("beta", [1, 2, 4])
 def test_normalised_and_cdf_is_integral_of_pdf(beta):
     law = theory.tracy_widom(beta)
     lo, _ = TW_RANGE[beta]
@@ -142,13 +151,13 @@ def test_right_tail_keeps_relative_accuracy(s):
     assert theory.tracy_widom(4).sf(s) > 0 or s > 50   # at s = 60: 1 − F4 ≈ e^{-1044} underflows
 
 
-def test_sf_is_continuous_at_the_end_of_the_table():
+def test_sf_is_continuous_at_the_ends_of_the_tables():
     for beta in (1, 2, 4):
-        hi = TW_RANGE[beta][1]
         law = theory.tracy_widom(beta)
-        a, b = law.sf([hi - 1e-9, hi + 1e-9])
-        assert a == pytest.approx(b, rel=1e-6)
-        assert law.pdf(hi - 1e-9) == pytest.approx(law.pdf(hi + 1e-9), rel=1e-6)
+        for hi in (TW_RANGE[beta][1], TW_TAIL[beta]):
+            a, b = law.sf([hi - 1e-9, hi + 1e-9])
+            assert a == pytest.approx(b, rel=1e-6)
+            assert law.pdf(hi - 1e-9) == pytest.approx(law.pdf(hi + 1e-9), rel=1e-6)
 
 
 def test_far_tails_are_zero_not_nan():
