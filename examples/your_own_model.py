@@ -13,12 +13,12 @@ loop only adds ``rec.batch(x, y)`` before its update and ``rec.step(loss)`` afte
 
 Then, for each run, ``cg.analyze(recorder)`` prints one row per matrix (⟨r⟩, each
 mode's jitter over the late records, the effective temperature against α/|B|, the
-drift/noise balance, and for the output layer the stationary Coulomb gas built from
-the measured drift and noise against the recorded spread), and
+drift/noise balance, and with ``--gas``, for the output layer, the stationary Coulomb
+gas built from the measured drift and noise against the recorded spread), and
 :func:`coulombgas.report.recording.linear_scaling` checks that each matrix's jitter
 grows as √(α/|B|) with one slope across the four runs (SCIENCE.md §1): the runs at
 (0.05, 16) and (0.1, 32) share α/|B| and should jitter alike. ``--compare`` also
-writes the full comparison report of the first run (``coulombgas compare --run``).
+writes the full comparison report of the second run (``coulombgas compare --run``).
 
 Run: ``python examples/your_own_model.py`` (about 30 s on 2 CPU cores);
 ``--steps``/``--every`` to change the size; ``--out DIR`` (default
@@ -103,7 +103,10 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=2000, help="SGD steps per run (default 2000)")
     p.add_argument("--every", type=int, default=20, help="record every this many steps (default 20)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--compare", action="store_true", help="also write the comparison report of the first run")
+    p.add_argument("--gas", action="store_true",
+                   help="also sample the stationary Coulomb gas of every matrix of at most 8 modes (its sampler "
+                        "compiles once per process: about a minute)")
+    p.add_argument("--compare", action="store_true", help="also write the comparison report of the second run")
     p.add_argument("--out", default="your-model-out", help="output directory (default your-model-out)")
     args = p.parse_args(argv)
     try:
@@ -124,7 +127,7 @@ def main(argv=None) -> int:
     runs, summary = [], {"steps": args.steps, "every": args.every, "seed": args.seed, "runs": []}
     for lr, bs in SETTINGS:
         rec, path, seconds = train(lr, bs, args.steps, args.every, args.seed, args.out)
-        table = cg.analyze(path, table="plain", gas_max_modes=8)
+        table = cg.analyze(path, table="plain", gas=args.gas, gas_max_modes=8)
         runs.append(path)
         cost = rec.cost()
         print(f"\n== lr = {lr:g}, batch size = {bs}: {args.steps} steps in {seconds:.1f} s "
