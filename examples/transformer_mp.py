@@ -248,8 +248,8 @@ def main(argv=None) -> int:
     from coulombgas.report.analysis import jsonable, text_table
 
     table = cg.analyze(os.path.join(args.out, "spectra.h5"), table="plain", gas=False)
-    print("\n" + text_table(table.rows, ("matrix", "shape", "mp_ratio_now", "mp_sigma_now", "mp_gof_now",
-                                          "outliers", "r_mean", "r_err", "jitter")))
+    print("\n" + text_table(table.rows, ("matrix", "shape", "mp_ratio_now", "mp_sigma_now", "mp_ks_now",
+                                          "outliers", "beta_fit", "beta_err", "delta3", "sff")))
     summary["analysis"] = jsonable(table.rows)
     write_json(os.path.join(args.out, "summary.json"), summary)
     print(f"\ntrained {steps} steps in {train_s:.1f} s; wrote {fig}, summary.json and spectra.h5 to {args.out}")

@@ -97,7 +97,10 @@ def test_plain_harvest_row_says_what_is_missing_and_tables():
     assert "no gradient statistics" in df.loc[0, "note"] and df.loc[0, "T_eff"] is None
     plain = analyze(h, table="plain")
     assert isinstance(plain, Table) and len(plain) == 1 and "matrix" in str(plain)
-    assert plain["jitter"][0] == pytest.approx(np.median(h.late(0.5)[0].std(axis=0, ddof=1)))
+    late = h.late(0.5)[0]  # records 5..9; jitter: std about each mode's least-squares line in time, ddof 2
+    t = np.arange(5, 10, dtype=float)
+    resid = [late[:, i] - np.polyval(np.polyfit(t, late[:, i], 1), t) for i in range(5)]
+    assert plain["jitter"][0] == pytest.approx(np.median([np.sqrt((r**2).sum() / 3) for r in resid]), rel=1e-10)
     assert plain.to_markdown().startswith("| matrix |")
 
 
@@ -143,3 +146,21 @@ def test_nan_weights_mid_training_give_a_row_not_a_traceback(tmp_path):
     assert len(table) == 2
     for row in table.rows:
         assert "diverged at step 8" in row["note"] and row["records"] == 4
+
+
+def test_random_matrix_columns_of_pure_and_spiked_wishart():
+    """W (200×100) i.i.d. N(0, σ²): MP ratio 1/2 and σ recovered, no outlier; one strong spike is flagged."""
+    rng = np.random.default_rng(5)
+    m, k, sigma = 200, 100, 0.3
+    W = sigma * rng.standard_normal((m, k))
+    spiked = W + 3.0 * sigma * np.sqrt(m) * np.outer(rng.standard_normal(m) / np.sqrt(m), np.eye(k)[0])
+    ev = np.stack([np.linalg.eigvalsh(W.T @ W), np.linalg.eigvalsh(spiked.T @ spiked)])[None]
+    h = _harvest(ev)
+    h.params["shape"] = [m, k]
+    row = analyze(h, table="plain").rows[0]
+    assert row["mp_ratio_init"] == pytest.approx(0.5, abs=0.1)
+    assert row["mp_sigma_init"] == pytest.approx(sigma, rel=0.05)
+    assert row["outliers"] == 1 and row["outlier_tw_p"][0] < 1e-6
+    assert row["mp_sigma_now"] == pytest.approx(sigma, rel=0.05)
+    assert isinstance(row["delta3"], float) and isinstance(row["sff"], float)
+    assert 0.5 < row["beta_fit"] < 1.6  # GOE-like level repulsion of the Wishart bulk (β = 1), with the fit's bias
