@@ -50,7 +50,7 @@ def test_edge_scaling_limits_and_symmetry():
     assert mu == pytest.approx(r * r / 200) and s == pytest.approx(r * (1 / math.sqrt(199.5) + 1 / math.sqrt(49.5)) ** (1 / 3) / 200)
 
 
-@pytest.mark.parametrize("beta, n, m", [(1, 40, 160), (2, 40, 160), (4, 40, 80), (1, 60, 60)])
+@pytest.mark.parametrize("beta, n, m", [(1, 40, 160), (2, 40, 160), (4, 40, 80), (1, 60, 60), (1, 120, 40)])
 def test_null_pvalues_are_uniform(beta, n, m):
     # 400 null matrices: KS at level 1e-3 rejects a p-value cdf off by 0.1 (power ~0.99
     # at 0.12); the finite-N error of the TW approximation here is ~0.02 in the cdf.
