@@ -1,7 +1,7 @@
 """Tests for theory.tracy_widom: published moments, the Painlevé II route, tails, matrices.
 
 The Fredholm-determinant values are checked against (a) the published mean and
-variance (Bornemann 2010, Table 10; Tracy & Widom 2000), (b) an independent route,
+variance (Bornemann 2010, the 13-digit moment table; Tracy & Widom 2000), (b) an independent route,
 the Hastings–McLeod solution of Painlevé II integrated with solve_ivp, (c) the
 leading term of the right tail, tr B_s, by adaptive quadrature, and (d) largest
 eigenvalues of Gaussian β-ensemble matrices (fixed seeds).
@@ -20,7 +20,7 @@ from scipy import integrate, linalg, special, stats
 from coulombgas import theory
 from coulombgas.theory._tracy_widom import TW_RANGE, TW_TAIL, _evaluate, airy_eigenvalues, tw_direct
 
-# (mean, variance): Bornemann, Markov Process. Relat. Fields 16, 803 (2010), Table 10
+# (mean, variance): Bornemann, Markov Process. Relat. Fields 16, 803 (2010), moment table
 # (Tracy–Widom's normalisation of F4).
 PUBLISHED = {1: (-1.2065335745820, 1.6077810345810), 2: (-1.7710868074116, 0.8131947928329),
              4: (-2.3068848932410, 0.5177237207726)}

@@ -18,7 +18,7 @@ References
 C. A. Tracy, H. Widom, Commun. Math. Phys. 159, 151 (1994) and 177, 727 (1996).
 P. L. Ferrari, H. Spohn, J. Phys. A 38, L557 (2005), arXiv:math-ph/0505012.
 F. Bornemann, Math. Comp. 79, 871 (2010), arXiv:0804.2543; Markov Process. Relat.
-Fields 16, 803 (2010), arXiv:0904.1581 (the values of Table 10 checked in the tests).
+Fields 16, 803 (2010), arXiv:0904.1581 (its 13-digit table of the TW moments, checked in the tests).
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def tracy_widom(beta, scaling="tracy-widom"):
     Two normalisations are offered, because the literature uses both for β = 4:
 
     - ``scaling="tracy-widom"`` (default): Tracy & Widom's F₁, F₂, F₄ as written above,
-      the laws of the published tables (Bornemann 2010, Table 10): mean / variance
+      the laws of the published moment tables (Bornemann 2010, MPRF): mean / variance
       −1.2065335745820 / 1.6077810345810 (β = 1), −1.7710868074116 / 0.8131947928329
       (β = 2), −2.3068848932410 / 0.5177237207726 (β = 4). For β = 4 this is the limit
       of (λ_max − √(2n)) √2 n^{1/6} for the GSE of density ∝ exp(−tr H²) on n×n
