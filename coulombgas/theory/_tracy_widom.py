@@ -268,9 +268,9 @@ def tracy_widom(beta, scaling="tracy-widom"):
     - ``scaling="tracy-widom"`` (default): Tracy & Widom's F₁, F₂, F₄ as written above,
       the laws of the published moment tables (Bornemann 2010, MPRF): mean / variance
       −1.2065335745820 / 1.6077810345810 (β = 1), −1.7710868074116 / 0.8131947928329
-      (β = 2), −2.3068848932410 / 0.5177237207726 (β = 4). For β = 4 this is the limit
-      of (λ_max − √(2n)) √2 n^{1/6} for the GSE of density ∝ exp(−tr H²) on n×n
-      quaternion self-dual H (TW 1996's normalisation).
+      (β = 2), −2.3068848932410 / 0.5177237207726 (β = 4). For β = 4 it is the limit
+      of 2^{1/6} n^{1/6}(μ_max − 2√n) in the β-ensemble normalisation below (tested
+      on tridiagonal GSE matrices).
     - ``scaling="beta"``: the law TW_β of the limit of n^{1/6}(μ_max − 2√n) for the
       Gaussian β-ensemble of density ∝ |Δ(μ)|^β exp(−(β/4) Σ μ²), the same
       centring and scaling for every β (Dumitriu–Edelman; Ramírez–Rider–Virág 2011).
