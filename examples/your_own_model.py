@@ -98,16 +98,62 @@ def train(lr: float, batch_size: int, steps: int, every: int, seed: int, out: st
     return rec, path, seconds
 
 
+def bench(steps: int, every: int, seed: int, repeats: int = 3) -> dict:
+    """Cost of recording: median seconds of ``steps`` SGD steps bare, with spectra, and with gradient statistics.
+
+    Warm: each loop runs once untimed first (torch.func and the kernels compiled), the
+    recorders write to memory. ``ratio`` = (steps with statistics) / (bare steps): what
+    recording every ``every`` steps multiplies the training time by.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    from coulombgas.bench import median_time
+    from coulombgas.training import TorchRecorder
+
+    net, X, Y = build(seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    batches = [torch.randint(0, len(X), (16,), generator=gen) for _ in range(steps + 1)]
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+
+    def loop(mode):
+        rec = None
+        if mode != "bare":
+            rec = TorchRecorder(net, every=every, lr=0.01, batch_size=16,
+                                loss_fn=F.mse_loss if mode == "stats" else None)
+        for idx in batches[:-1]:
+            x, y = X[idx], Y[idx]
+            if rec is not None:
+                rec.batch(x, y)
+            loss = F.mse_loss(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if rec is not None:
+                rec.step(loss)
+        return rec
+
+    times = {mode: median_time(lambda: loop(mode), repeats, warm=True) for mode in ("bare", "spectra", "stats")}
+    rec = loop("stats")
+    cost = rec.cost()
+    return {"steps": steps, "every": every, "step_ms": 1e3 * times["bare"] / steps,
+            "spectra_ratio": times["spectra"] / times["bare"], "ratio": times["stats"] / times["bare"],
+            "stats_ms_per_record": 1e3 * cost["stats_seconds_per_record"],
+            "spectra_ms_per_record": 1e3 * cost["spectra_seconds_per_record"], "torch_threads": torch.get_num_threads()}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=2000, help="SGD steps per run (default 2000)")
-    p.add_argument("--every", type=int, default=20, help="record every this many steps (default 20)")
+    p.add_argument("--every", type=int, default=25, help="record every this many steps (default 25)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gas", action="store_true",
                    help="also sample the stationary Coulomb gas of every matrix of at most 8 modes (its sampler "
                         "compiles once per process: about a minute)")
     p.add_argument("--compare", action="store_true", help="also write the comparison report of the second run")
     p.add_argument("--out", default="your-model-out", help="output directory (default your-model-out)")
+    p.add_argument("--bench", action="store_true",
+                   help="only measure the cost of recording (bare steps, spectra, gradient statistics) and exit")
     args = p.parse_args(argv)
     try:
         import torch
@@ -123,6 +169,13 @@ def main(argv=None) -> int:
         print("`--steps` and `--every` must be >= 1 with --every <= --steps", file=sys.stderr)
         return 2
     torch.set_num_threads(1)  # small matrices: threads only add overhead on a shared machine
+    if args.bench:
+        for every in (1, 5, 25, 100):
+            r = bench(min(args.steps, 1000), every, args.seed)
+            print(f"record every {every:4d}: bare step {r['step_ms']:.3f} ms; with spectra x{r['spectra_ratio']:.2f}; "
+                  f"with gradient statistics x{r['ratio']:.2f} (statistics {r['stats_ms_per_record']:.2f} ms, "
+                  f"spectra {r['spectra_ms_per_record']:.2f} ms per record)")
+        return 0
     os.makedirs(args.out, exist_ok=True)
     runs, summary = [], {"steps": args.steps, "every": args.every, "seed": args.seed, "runs": []}
     for lr, bs in SETTINGS:
