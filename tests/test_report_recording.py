@@ -78,3 +78,23 @@ def test_pytorch_teacher_student_agrees_with_the_built_in_report():
     # analyze's effective temperature: 0.715 T for the ordered modes of a degenerate pair (module docstring).
     row_a = cg.analyze(h, table="plain", gas=False).rows[0]
     assert row_a["unconfined"] == [] and 0.5 < row_a["T_eff/T"] < 1.0
+
+
+def test_cg_compare_takes_a_recording_or_a_model_name(tmp_path):
+    """report.recording.compare: what cg.compare becomes once report/__init__.py exports it (lead's edit)."""
+    from types import SimpleNamespace
+
+    from coulombgas.report.recording import compare
+
+    cg = SimpleNamespace(compare=compare)
+    h = _jittery(0.1, 16)
+    report = cg.compare(h, out=tmp_path / "rep", progress=False)
+    assert list(report.reports) == ["w"] and (tmp_path / "rep" / "report.md").exists()
+    h.save(tmp_path / "h.npz")
+    assert list(cg.compare(str(tmp_path / "h.npz"), progress=False).reports) == ["w"]
+    with pytest.raises(ValueError, match="training parameter"):
+        cg.compare(h, lr=0.1)
+    with pytest.raises(ValueError, match="no-such-model"):
+        cg.compare("no-such-model")
+    with pytest.raises(ValueError, match="names"):
+        cg.compare("teacher-student", names=["w"])

@@ -38,7 +38,7 @@ from ..store import write_json
 from .analysis import analyze_harvest, harvests_of, jsonable, mode_spread, slice_modes, structural_zeros
 from .comparison import Report
 
-__all__ = ["compare_recording", "RecordingReport", "linear_scaling", "ScalingCheck", "is_recording"]
+__all__ = ["compare", "compare_recording", "RecordingReport", "linear_scaling", "ScalingCheck", "is_recording"]
 
 #: Fewest stacked runs for the checks that need independent samples (as :data:`comparison.MIN_MODELS`).
 MIN_RUNS = 20
@@ -244,6 +244,34 @@ def _one_matrix(name, h, *, seed, level, late, workdir, prefix):
                "batch_size": h.batch_size, "steps": int(steps[-1]), "params": h.params, "checks": checks, **extra,
                "figures": [os.path.basename(f) for f in figures], "level": level}
     return Report(model=name, checks=checks, summary=summary, figures=figures, harvest=h, gas=gas)
+
+
+def compare(model="teacher-student", *, out=None, seed=0, force: bool = False, progress: bool = True, scan: bool = True,
+            level: float = 0.01, names=None, **params):
+    """``cg.compare``: a model name trains and compares (:func:`coulombgas.report.comparison.compare`);
+    a recording (a :class:`~coulombgas.training.TorchRecorder`, a harvest, a dict or list of them, or a
+    path) is compared as recorded (:func:`compare_recording`, ``names`` picks matrices).
+
+    Raises
+    ------
+    ValueError
+        Training parameters (``**params``) or ``scan=False`` given with a recording, or
+        ``names`` with a model name.
+    """
+    from .comparison import compare as compare_model
+
+    if isinstance(model, (str, bytes)) and not os.path.exists(model):
+        if names is not None:
+            raise ValueError("`names` picks matrices of a recording; a model name trains its own")
+        return compare_model(model, out=out, seed=seed, force=force, progress=progress, scan=scan, level=level,
+                             **params)
+    if not is_recording(model) and not isinstance(model, str):
+        return compare_model(model, out=out, seed=seed, force=force, progress=progress, scan=scan, level=level,
+                             **params)  # its own message for what is neither
+    if params:
+        raise ValueError(f"`{next(iter(params))}` is a training parameter; a recording is compared as it was "
+                         "recorded")
+    return compare_recording(model, names=names, out=out, seed=seed, force=force, level=level, progress=progress)
 
 
 def compare_recording(source, *, names=None, out=None, seed=0, force: bool = False, level: float = 0.01,
