@@ -164,3 +164,14 @@ def test_random_matrix_columns_of_pure_and_spiked_wishart():
     assert row["mp_sigma_now"] == pytest.approx(sigma, rel=0.05)
     assert isinstance(row["delta3"], float) and isinstance(row["sff"], float)
     assert 0.5 < row["beta_fit"] < 1.6  # GOE-like level repulsion of the Wishart bulk (β = 1), with the fit's bias
+
+
+def test_a_record_interval_longer_than_the_run_is_refused_or_reported():
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Linear(6, 5)
+    with pytest.raises(ValueError, match="`every` must be <= the run's `steps`"):
+        cg.training.TorchRecorder(net, every=100, steps=10)
+    rec = cg.training.TorchRecorder(net, every=100, lr=0.1, batch_size=4)  # steps unknown: only step 0 recorded
+    row = analyze(rec, table="plain").rows[0]
+    assert row["records"] == 1 and "only 1 records" in row["note"] and "no gradient statistics" in row["note"]
+    assert row["jitter"] is None and row["T_eff"] is None
