@@ -67,6 +67,9 @@ run that is killed keeps everything written so far; read it with
     /spectra/<name>/eigenvalues      (record, mode)
     /spectra/<name>/singular_values  (record, mode)
     /spectra/<name>/weights          (record, row, col), only with record_weights
+    /stats/<name>/<field>            (record, mode[, mode2]), only with loss_fn: drift, drift_err, g2,
+                                     g2_err, gbar2, ito (per mode), variance, mean_change (per pair);
+                                     NaN at a record whose gradients were not (yet) measured
     state diverged_step              () the update count at divergence, -1 if none (in the store's
                                      checksummed state slots, with the committed record count)
     attrs: meta (JSON: module, names, shapes, dtypes, every, gram, record_weights, lr, batch_size, seed)
