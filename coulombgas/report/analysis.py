@@ -236,8 +236,7 @@ def _per_mode_slopes(est):
         try:
             fit = quadratic_fit(one)
         except ValueError:  # no spread, or unconfined: read the slope's sign below
-            slope = _raw_slope(one)
-            slopes[i] = slope
+            slopes[i], errs[i] = _raw_slope(one)
             continue
         slopes[i], errs[i], centres[i] = fit.slope[0], fit.slope_err[0], fit.center[0]
     unconfined = [int(i) for i in np.flatnonzero(~(slopes < 0)) if np.isfinite(slopes[i])]
@@ -257,15 +256,16 @@ def _keep_mode(est):
     return type(est)(**fields)
 
 
-def _raw_slope(one) -> float:
-    """The sign-carrying slope of a mode quadratic_fit refused: its fit with the sign flipped in K."""
+def _raw_slope(one) -> tuple[float, float]:
+    """Slope and error of a mode quadratic_fit refused (dK/dx >= 0): its fit with the sign of K flipped."""
     from ..training.drift_noise import quadratic_fit
 
     flipped = dataclasses.replace(one, drift=-one.drift)
     try:
-        return -float(quadratic_fit(flipped).slope[0])
+        fit = quadratic_fit(flipped)
+        return -float(fit.slope[0]), float(fit.slope_err[0])
     except ValueError:
-        return float("nan")  # no spread of x: no slope at all
+        return float("nan"), float("nan")  # no spread of x, or exactly zero slope: no sign to report
 
 
 def mode_spread(h, z, late):
@@ -374,7 +374,9 @@ def _dynamics(row, details, notes, h, est, sd, sd_err, count, z, late, seed, gas
     row["confined"], row["unconfined"] = int(confined.size), unconfined
     details.update(slope=slopes, slope_err=slope_err, centre=centres, g2=g2, drift=est.drift.mean(axis=(0, 1)))
     if unconfined:
-        notes.append(f"the drift does not confine modes {unconfined} (dK/dx >= 0): no stationary well for them")
+        firm = [i for i in unconfined if slopes[i] > 2 * slope_err[i]]
+        notes.append(f"the drift does not confine modes {unconfined} (dK/dx >= 0): no stationary well for them"
+                     + (f"; more than 2 errors above 0: {firm}" if firm else "; none more than 2 errors above 0"))
     with np.errstate(divide="ignore", invalid="ignore"):
         t_eff = sd**2 * np.abs(slopes) / g2
     details["T_eff"] = t_eff
