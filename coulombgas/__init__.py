@@ -30,6 +30,7 @@ _NAMES = {
     "sample": "stationary",
     "Samples": "stationary",
     "compare": "report",
+    "analyze": "report.analysis",
     "sweep": "sweeps",
     "SweepWarning": "sweeps",
 }

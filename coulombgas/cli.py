@@ -68,6 +68,8 @@ def _flag_map(parser, command) -> dict:
     flags.update(_ALIASES.get(command, {}))
     if command in ("train", "compare"):
         flags["model"] = "MODEL"
+    if command in ("analyze", "compare"):
+        flags.update(names="--matrix", source="RUN" if command == "analyze" else "--run")
     if command == "sweep":  # a sweep's parameters are the names the user typed in --grid/--set
         flags = {k: f for k, f in flags.items() if k in ("workers", "threads", "scheduler", "out", "force",
                                                           "resume", "progress")}
@@ -357,6 +359,12 @@ def _cmd_train(args) -> int:
 # ------------------------------------------------------------------ compare
 
 def _cmd_compare(args) -> int:
+    if args.run is not None:
+        return _compare_run(args)
+    if args.model is None:
+        raise _UsageError("give MODEL (one of " + ", ".join(MODEL_NAMES) + ") or --run RUN (a recorded run)")
+    if args.matrix:
+        raise _UsageError("--matrix names matrices of a recorded run: use it with --run")
     kwargs = _model_kwargs(args, for_compare=True)  # every check before training starts
     _check_out(args)
     from .report import compare
@@ -371,6 +379,58 @@ def _cmd_compare(args) -> int:
     print(report.to_markdown().split("\n\nVerdict")[0])
     print(f"\nverdicts: {', '.join(f'{k} ×{n}' for k, n in verdicts.items())}; {elapsed:.1f} s; wrote "
           f"{args.out}/report.md, summary.json and {len(report.figures)} figures")
+    return 0
+
+
+def _compare_run(args) -> int:
+    """``compare --run RUN``: the report of a recorded run (TorchRecorder file or saved harvest)."""
+    given = [flag for flag, value in (("MODEL", args.model), ("--lr", args.lr), ("--batch-size", args.batch_size),
+                                      ("--models", args.models), ("--steps", args.steps),
+                                      ("--record-every", args.record_every), ("--set", args.set)) if value]
+    if given:
+        raise _UsageError(f"--run compares a recorded run: {', '.join(given)} would train a model; drop them")
+    _check_run_path(args.run, "--run")
+    out = _check_out(args)
+    from .report.recording import compare_recording
+
+    start = time.perf_counter()
+    report = compare_recording(args.run, names=args.matrix or None, out=out, seed=args.seed, force=args.force,
+                               progress=not args.quiet)
+    elapsed = time.perf_counter() - start
+    from collections import Counter
+
+    verdicts = Counter(c["verdict"] for c in report.checks)
+    print(report.to_markdown())
+    print(f"\nverdicts: {', '.join(f'{k} ×{n}' for k, n in verdicts.items())}; {elapsed:.1f} s; wrote "
+          f"{out}/report.md, summary.json and {len(report.figures)} figures")
+    return 0
+
+
+def _check_run_path(path, flag):
+    if not os.path.exists(path):
+        raise _UsageError(f"{flag} {path} does not exist: give a TorchRecorder file (.h5), a saved harvest "
+                          f"(.npz/.h5) or a folder holding one")
+
+
+# ------------------------------------------------------------------ analyze
+
+def _cmd_analyze(args) -> int:
+    _check_run_path(args.run, "RUN")
+    if not 0.0 < args.late <= 1.0:
+        raise _UsageError(f"--late must be in (0, 1], got {args.late}")
+    out = _check_out(args)
+    from .report.analysis import analyze, jsonable, text_table
+    from .store import write_json
+
+    table = analyze(args.run, names=args.matrix or None, late=args.late, seed=args.seed, gas=not args.no_gas,
+                    table="plain")
+    _make_out(args, out)
+    write_json(os.path.join(out, "summary.json"), jsonable({"run": os.path.abspath(args.run), "rows": table.rows,
+                                                            "details": table.details, "late": args.late}))
+    with open(os.path.join(out, "analysis.md"), "w") as fh:
+        fh.write(table.to_markdown() + "\n")
+    print(text_table(table.rows, table.columns))
+    print(f"\n{len(table)} matri{'x' if len(table) == 1 else 'ces'}; wrote {out}/summary.json and analysis.md")
     return 0
 
 
@@ -526,10 +586,30 @@ def _commands():
             _cmd_compare, "train a model, build its Coulomb gas, simulate, sample and compare",
             "The main job: train an ensemble, harvest spectra, measure drift and noise, integrate the eigenvalue "
             "SDE from the same initial spectra, sample the stationary gas, and write report.md (one row per "
-            "check), summary.json and figures into --out.",
-            _MODEL + (_opt("--models", type=int, default=None,
-                           help="independent models (default: a size that runs in about a minute)"),) + _MODEL_RUN
-            + (_opt("--no-scan", action="store_true", help="skip the linear-scaling scan"),) + _run("compare-out")),
+            "check), summary.json and figures into --out. With --run RUN instead of MODEL: the same report for "
+            "every matrix of a recorded run (a TorchRecorder file or a saved harvest).",
+            (_opt("model", nargs="?", default=None, help="model name: " + ", ".join(MODEL_NAMES)
+                  + " (or --run RUN)"),) + _MODEL[1:]
+            + (_opt("--models", type=int, default=None,
+                    help="independent models (default: a size that runs in about a minute)"),) + _MODEL_RUN
+            + (_opt("--no-scan", action="store_true", help="skip the linear-scaling scan"),
+               _opt("--run", default=None, metavar="RUN",
+                    help="compare a recorded run instead of training: a TorchRecorder .h5, a saved harvest "
+                         "(.npz/.h5) or a folder holding one"),
+               _opt("--matrix", action="append", metavar="NAME",
+                    help="with --run: a matrix to compare (repeatable; default: all)"))
+            + _run("compare-out")),
+        "analyze": (
+            _cmd_analyze, "one row per weight matrix of a recorded run: spectrum, level statistics, dynamics",
+            "Analyse a recorded run (a TorchRecorder .h5, a saved harvest, or a folder holding one): per matrix "
+            "the Marchenko-Pastur bulk and outliers, <r> and beta, each mode's jitter, the effective temperature "
+            "against lr/batch size, the drift/noise balance and the stationary Coulomb gas's spread; prints the "
+            "table and writes summary.json and analysis.md into --out.",
+            (_opt("run", metavar="RUN", help="recorded run: TorchRecorder .h5, harvest .npz/.h5, or a folder"),
+             _opt("--matrix", action="append", metavar="NAME", help="a matrix to analyse (repeatable; default: all)"),
+             _opt("--late", type=float, default=0.5, help="fraction of the run counted as late (default 0.5)"),
+             _opt("--no-gas", action="store_true", help="do not sample the stationary Coulomb gas"))
+            + _run("analyze-out")),
         "sweep": (
             _cmd_sweep, "a grid of train/simulate/sample/compare runs on Dask (local or a cluster)",
             "Run TASK at every point of the grid (Cartesian product of the --grid entries, plus --set values "

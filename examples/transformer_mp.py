@@ -23,6 +23,11 @@ is estimated from the same matrix: read D as a distance, p as indicative.
 Paper 2 of the project (Aarts, Hajizadeh, Lucini, Park, arXiv:2411.13512)
 follows a nano-GPT's spectra from MP to structured spectra in this way.
 
+The recording then goes the way of any recorded run: ``cg.analyze`` prints one row
+per matrix (the same as ``coulombgas analyze OUT/spectra.h5``), and
+``coulombgas compare --run OUT/spectra.h5`` writes its report
+(``examples/your_own_model.py`` shows the whole path with gradient statistics).
+
 Run: ``python examples/transformer_mp.py`` (about 30 s on 2 CPU cores),
 ``--full`` for a longer run; ``--out DIR`` (default ``transformer-out``) gets
 ``transformer_mp.png``, ``summary.json`` and ``spectra.h5``.
@@ -237,6 +242,15 @@ def main(argv=None) -> int:
     losses = harvests[names[0]].loss[0]
     summary["loss"] = {"steps": steps_at.tolist(), "mean_batch_loss": [None if math.isnan(x) else x for x in losses]}
     fig = figure(os.path.join(args.out, "transformer_mp.png"), rows, curves, steps_at)
+    # The same path as any recorded run: one row per matrix (MP fit and outliers, ⟨r⟩, jitter), as
+    # `coulombgas analyze OUT/spectra.h5` prints it. AdamW is not plain SGD, so no gradient statistics.
+    import coulombgas as cg
+    from coulombgas.report.analysis import jsonable, text_table
+
+    table = cg.analyze(os.path.join(args.out, "spectra.h5"), table="plain", gas=False)
+    print("\n" + text_table(table.rows, ("matrix", "shape", "mp_ratio_now", "mp_sigma_now", "mp_ks_now",
+                                          "outliers", "beta_fit", "beta_err", "delta3", "sff")))
+    summary["analysis"] = jsonable(table.rows)
     write_json(os.path.join(args.out, "summary.json"), summary)
     print(f"\ntrained {steps} steps in {train_s:.1f} s; wrote {fig}, summary.json and spectra.h5 to {args.out}")
     print(json.dumps({g: {"init_D": round(r["init"]["ks_D"], 4), "final_D": round(r["final"]["ks_D"], 4),

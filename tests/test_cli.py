@@ -122,3 +122,65 @@ def test_console_script_is_installed():
     exe = os.path.join(os.path.dirname(sys.executable), "coulombgas")
     res = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "coulombgas" in res.stdout
+
+
+# ------------------------------------------------------------------ analyze and compare --run (recorded runs)
+
+def _recorded_run(path, steps=30):
+    torch = pytest.importorskip("torch")
+    from coulombgas.training import TorchRecorder
+
+    F = torch.nn.functional
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+    rec = TorchRecorder(net, every=3, lr=0.05, batch_size=8, loss_fn=F.mse_loss, out=path)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    for _ in range(steps):
+        x, y = torch.randn(8, 5), torch.randn(8, 3)
+        rec.batch(x, y)
+        loss = F.mse_loss(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        rec.step(loss)
+    rec.detach()
+    return path
+
+
+def test_analyze_command_prints_one_row_per_matrix(tmp_path, capsys):
+    run = _recorded_run(tmp_path / "run.h5")
+    out = tmp_path / "an"
+    assert main(["analyze", str(run), "--out", str(out), "--no-gas", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "0.weight" in printed and "2.weight" in printed and "jitter" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["matrix"] for r in summary["rows"]] == ["0.weight", "2.weight"]
+    assert (out / "analysis.md").read_text().startswith("| matrix |")
+    assert main(["analyze", str(run), "--matrix", "2.weight", "--out", str(tmp_path / "one"), "--no-gas",
+                 "--quiet"]) == 0
+    assert len(json.loads((tmp_path / "one" / "summary.json").read_text())["rows"]) == 1
+
+
+def test_analyze_and_compare_run_refuse_bad_input(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "a")]) == 2
+    assert "RUN" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    run = _recorded_run(tmp_path / "run.h5", steps=6)
+    assert main(["analyze", str(run), "--matrix", "nope", "--out", str(tmp_path / "b")]) == 2
+    assert "--matrix" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    assert main(["analyze", str(run), "--late", "0", "--out", str(tmp_path / "c")]) == 2
+    assert main(["compare", "--out", str(tmp_path / "d")]) == 2
+    assert "MODEL" in capsys.readouterr().err
+    assert main(["compare", "teacher-student", "--run", str(run), "--out", str(tmp_path / "e")]) == 2
+    assert "drop them" in capsys.readouterr().err
+    assert main(["compare", "--run", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "f")]) == 2
+
+
+def test_compare_run_writes_the_report_of_a_recording(tmp_path, capsys):
+    run = _recorded_run(tmp_path / "run.h5")
+    out = tmp_path / "rep"
+    assert main(["compare", "--run", str(run), "--matrix", "2.weight", "--out", str(out), "--quiet"]) == 0
+    assert "## 2.weight" in (out / "report.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["matrices"]) == ["2.weight"]
+    for name in summary["figures"]:
+        assert os.path.getsize(out / name) > 0

@@ -52,6 +52,13 @@ ALL_LAWS = [
     (theory.semicircle(1.7), -1.7, 1.7),
     (theory.marchenko_pastur(0.3, sigma=1.3), *(1.3**2 * (1 + np.array([-1, 1]) * 0.3**0.5) ** 2)),
     (theory.marchenko_pastur(3.0), *((1 + np.array([-1, 1]) * 3.0**0.5) ** 2)),
+    (theory.tracy_widom(1), -12, 18),
+    (theory.tracy_widom(2), -10, 12),
+    (theory.tracy_widom(4, scaling="beta"), -9, 8),
+    (theory.general_wigner_surmise(0.5), 0, 14),
+    (theory.general_wigner_surmise(3.0), 0, 8),
+    (theory.general_gap_ratio(0.5), 0, 1),
+    (theory.general_gap_ratio(3.0), 0, 1),
 ]
 LAW_IDS = [repr(law) for law, *_ in ALL_LAWS]
 

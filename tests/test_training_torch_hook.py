@@ -339,3 +339,23 @@ def test_transformer_example_smoke(tmp_path):
     assert h.params["shape"] == [256, 64] and h.records == 3
     for group in summary["groups"].values():  # conservative KS level, see test_marchenko_pastur_at_initialisation
         assert group["init"]["step"] == 0 and group["init"]["ks_p"] >= 1e-3
+
+
+def test_your_own_model_example_smoke(tmp_path):
+    """examples/your_own_model.py runs end to end at a tiny size: four runs, analysis and the scaling check."""
+    import importlib.util
+    import json
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "your_own_model.py")
+    spec = importlib.util.spec_from_file_location("your_own_model", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["--steps", "120", "--every", "10", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [(r["lr"], r["batch_size"]) for r in summary["runs"]] == list(example.SETTINGS)
+    for run in summary["runs"]:
+        assert [row["matrix"] for row in run["rows"]] == ["0.weight", "2.weight", "4.weight"]
+        assert run["cost"]["stats_records"] == 13
+    assert set(summary["linear_scaling"]) == {"0.weight", "2.weight", "4.weight"}
+    h = TorchRecorder.load(tmp_path / "recording_0.1_16.h5", "4.weight")
+    assert h.records == 13 and h.has_statistics

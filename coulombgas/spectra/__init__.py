@@ -6,6 +6,12 @@ independent spectra. Laws are frozen :mod:`scipy.stats` distributions (anything
 with ``.cdf``, and ``.pdf`` where a density is needed), so the closed forms of
 :mod:`coulombgas.theory` and scipy's own laws are used the same way.
 
+Random-matrix diagnostics of one spectrum (issue 17): :func:`fit_marchenko_pastur`
+(bulk), :func:`mp_outliers`, :func:`edge_scaling` and
+:func:`largest_eigenvalue_pvalue` (Tracy–Widom edge, BBP outliers),
+:func:`fit_dyson_index` (β from gap ratios or spacings), :func:`spectral_rigidity`
+and :func:`spectral_form_factor` (Δ₃, K(τ) of unfolded levels).
+
 Error bars are computed over independent *runs* (seeds, models): a run is one
 array of samples, and runs are resampled whole, because samples within a run
 (records of one trajectory, levels of one spectrum) are correlated.
@@ -35,6 +41,10 @@ import numpy as np
 
 from .. import _validate
 from ._checks import checked_law, finite_real, index_groups, interval_pair, pooled_samples, real_spectrum
+from ._dyson import DysonFit, fit_dyson_index
+from ._mp_fit import MarchenkoPasturFit, fit_marchenko_pastur
+from ._rigidity import FormFactor, Rigidity, spectral_form_factor, spectral_rigidity
+from ._outliers import Outliers, edge_scaling, largest_eigenvalue_pvalue, mp_outliers
 from ._fits import (
     DensityFit, GoodnessOfFit, Jackknife, LineFit, fit_density, fit_through_origin, goodness_of_fit, jackknife,
 )
@@ -43,6 +53,9 @@ __all__ = [
     "spacings", "normalized_spacings", "gap_ratios", "unfold", "number_variance",
     "histogram", "goodness_of_fit", "jackknife", "fit_density", "fit_through_origin",
     "Histogram", "GoodnessOfFit", "Jackknife", "DensityFit", "LineFit", "NumberVariance",
+    "fit_dyson_index", "DysonFit", "edge_scaling", "largest_eigenvalue_pvalue", "mp_outliers", "Outliers",
+    "fit_marchenko_pastur", "MarchenkoPasturFit",
+    "spectral_rigidity", "spectral_form_factor", "Rigidity", "FormFactor",
 ]
 
 _BANDWIDTH_MAX = 1e300

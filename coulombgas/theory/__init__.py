@@ -1,20 +1,27 @@
 """Closed-form laws of random-matrix theory as frozen ``scipy.stats`` distributions.
 
-Every public function returns a *frozen* continuous distribution (a subclass of
-scipy's ``rv_continuous_frozen``), so ``pdf``, ``cdf``, ``sf``, ``ppf``, ``rvs``,
+Every law is a *frozen* continuous distribution (a subclass of scipy's
+``rv_continuous_frozen``), so ``pdf``, ``cdf``, ``sf``, ``ppf``, ``rvs``,
 ``moment``, ``stats`` and ``scipy.stats.kstest(data, law.cdf)`` work unchanged,
 and ``repr(law)`` says which law it is, e.g. ``spacing(beta=2)``.
 
-=====================  ===========================================================
-``wigner_surmise``     spacing law of 2x2 GβE matrices, β = 1, 2, 4 (mean 1)
-``spacing``            exact infinite-N bulk spacing law (Gaudin–Mehta), β = 1, 2, 4
-``poisson_spacing``    spacing of uncorrelated levels, Exp(1)
-``gap_ratio``          adjacent-gap ratio r̃ = min/max (Atas et al. 2013 surmise)
-``two_mode_spacing``   spacing of the two-mode gas (Rayleigh)
-``two_mode_density``   exact one-point density of the two-mode gas
-``semicircle``         Wigner semicircle on [-R, R]
-``marchenko_pastur``   Marchenko–Pastur law of (1/M) WᵀW
-=====================  ===========================================================
+============================  ===========================================================
+``wigner_surmise``            spacing law of 2x2 GβE matrices, β = 1, 2, 4 (mean 1)
+``general_wigner_surmise``    the same for any real β > 0
+``spacing``                   exact infinite-N bulk spacing law (Gaudin–Mehta), β = 1, 2, 4
+``poisson_spacing``           spacing of uncorrelated levels, Exp(1)
+``gap_ratio``                 adjacent-gap ratio r̃ = min/max (Atas et al. 2013 surmise)
+``general_gap_ratio``         the same for any real β > 0
+``tracy_widom``               largest eigenvalue at the edge (Tracy–Widom), β = 1, 2, 4
+``two_mode_spacing``          spacing of the two-mode gas (Rayleigh)
+``two_mode_density``          exact one-point density of the two-mode gas
+``semicircle``                Wigner semicircle on [-R, R]
+``marchenko_pastur``          Marchenko–Pastur law of (1/M) WᵀW
+============================  ===========================================================
+
+Two-level functions of the unfolded bulk (plain functions returning arrays), for
+β = 0 (Poisson), 1, 2, 4: ``cluster_function`` Y₂(r), ``delta3`` the spectral
+rigidity Δ₃(L) (and ``delta3_asymptotic``), ``form_factor`` K(τ).
 
 The physics is in SCIENCE.md §4–5.
 """
@@ -28,11 +35,16 @@ from scipy import special, stats
 
 from .. import _validate
 from ._law import Law, checked_scale, dyson_index, invert_cdf, per_beta
+from ._rigidity import cluster_function, delta3, delta3_asymptotic, form_factor
+from ._general_beta import general_gap_ratio, general_wigner_surmise
 from ._spacing import spacing
+from ._tracy_widom import tracy_widom
 
 __all__ = [
     "wigner_surmise", "spacing", "poisson_spacing", "gap_ratio",
-    "two_mode_spacing", "two_mode_density", "semicircle", "marchenko_pastur",
+    "two_mode_spacing", "two_mode_density", "semicircle", "marchenko_pastur", "tracy_widom",
+    "general_wigner_surmise", "general_gap_ratio",
+    "cluster_function", "delta3", "delta3_asymptotic", "form_factor",
 ]
 
 _SQRT2 = math.sqrt(2.0)

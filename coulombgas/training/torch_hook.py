@@ -16,7 +16,17 @@ Usage (two equivalent ways to count steps)::
         opt.zero_grad(); loss.backward(); opt.step()
         rec.step(loss)                    # records after updates 10, 20, ...
     # or, without touching the loop body:  rec.attach(opt)  (+ rec.note_loss(loss) if wanted)
-    harvests = rec.harvest()              # {parameter name: Harvest}
+    harvests = rec.harvest()              # {parameter name: RecordedHarvest}
+
+With gradient statistics (drift and noise per mode, for ``cg.analyze`` and ``cg.compare``)::
+
+    rec = TorchRecorder(model, every=10, lr=0.05, batch_size=32, loss_fn=F.cross_entropy)
+    for x, y in batches:
+        rec.batch(x, y)                   # before the update: a pending record measures on it
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(); loss.backward(); opt.step()
+        rec.step(loss)
+    # or data=(X_ref, Y_ref): each record measures on samples of that fixed set, no batch() needed
 
 Conventions
 -----------
@@ -57,6 +67,9 @@ run that is killed keeps everything written so far; read it with
     /spectra/<name>/eigenvalues      (record, mode)
     /spectra/<name>/singular_values  (record, mode)
     /spectra/<name>/weights          (record, row, col), only with record_weights
+    /stats/<name>/<field>            (record, mode[, mode2]), only with loss_fn: drift, drift_err, g2,
+                                     g2_err, gbar2, ito (per mode), variance, mean_change (per pair);
+                                     NaN at a record whose gradients were not (yet) measured
     state diverged_step              () the update count at divergence, -1 if none (in the store's
                                      checksummed state slots, with the committed record count)
     attrs: meta (JSON: module, names, shapes, dtypes, every, gram, record_weights, lr, batch_size, seed)
@@ -76,6 +89,7 @@ import json
 import math
 import numbers
 import os
+import time
 import warnings
 
 import numpy as np
@@ -83,7 +97,8 @@ import numpy as np
 from .. import _rng
 from .. import _validate as v
 from ..store import ChunkedStore, is_store, open_h5, read_store
-from .harvest import Harvest
+from .recording import RecordedHarvest
+from .torch_stats import MODE_FIELDS, PAIR_FIELDS, empty_statistics, per_sample_gradients, projected_statistics
 
 __all__ = ["TorchRecorder"]
 
@@ -184,6 +199,21 @@ class TorchRecorder:
         parameter's own device (fast for large matrices on a GPU that has float64).
     overwrite : bool
         Replace an existing ``out`` file.
+    loss_fn : callable, optional
+        ``loss_fn(output, target) -> scalar tensor``, the per-sample training loss
+        (e.g. ``torch.nn.functional.mse_loss``). Given it, every record also keeps
+        the per-sample gradient statistics of each matrix in its eigenbasis (drift,
+        noise, pair coefficients: :mod:`coulombgas.training.torch_stats`), computed
+        with ``torch.func`` (``vmap`` of ``grad``); needs ``lr`` and ``batch_size``.
+    data : (inputs, targets), optional
+        A fixed reference set for those statistics (tensors, samples on axis 0):
+        ``stats_samples`` of its samples, drawn afresh at each record. Without it
+        the recorder uses the next batch handed to :meth:`batch` before its update.
+    stats_samples : int >= 2, optional
+        Samples of ``data`` per record (default: all of them).
+    steps : int >= 1, optional
+        The planned number of optimiser steps: ``every`` larger than it is refused
+        (the run would record nothing after initialisation).
 
     Raises
     ------
@@ -202,7 +232,7 @@ class TorchRecorder:
 
     def __init__(self, module, names=None, every: int = 1, gram: str = "WtW", record_weights: bool = False,
                  out=None, *, lr=None, batch_size=None, seed=None, initial: bool = True, device="cpu",
-                 overwrite: bool = False):
+                 overwrite: bool = False, loss_fn=None, data=None, stats_samples=None, steps=None):
         torch = _torch()
         if not isinstance(module, torch.nn.Module):
             raise TypeError(f"`module` must be a torch.nn.Module, got {type(module).__name__}")
@@ -229,7 +259,18 @@ class TorchRecorder:
             self.meta["lr"] = v.positive("lr", lr)
         if batch_size is not None:
             self.meta["batch_size"] = v.integer("batch_size", batch_size, minimum=1)
+        if steps is not None:  # the planned run: a record interval longer than it records nothing
+            steps = v.integer("steps", steps, minimum=1)
+            if self.every > steps:
+                raise ValueError(f"`every` must be <= the run's `steps` ({steps}) to record anything after "
+                                 f"initialisation, got {self.every}")
+        self._stats = _StatsPlan(self, loss_fn, data, stats_samples)
+        self.meta["gradient_statistics"] = self._stats.enabled
+        self.meta["stats_source"] = self._stats.source
+        self.meta["stats_samples"] = self._stats.samples
         self.updates = 0              # optimiser steps counted so far
+        self.spectra_seconds = 0.0    # wall-clock spent reading spectra (cost per record: / records)
+        self.stats_seconds = 0.0      # wall-clock spent on gradient statistics
         self.diverged_step = None     # update count at which a non-finite value was seen
         self._pending_floats: list[float] = []
         self._pending_tensors: list = []
@@ -238,12 +279,14 @@ class TorchRecorder:
         self._store = None
         self._mem = None
         if out is not None:
-            self._store = _Store(os.fspath(out), self.meta, self.shapes, self.gram, self.record_weights, overwrite)
+            self._store = _Store(os.fspath(out), self.meta, self.shapes, self.gram, self.record_weights, overwrite,
+                                 self._stats.enabled)
             self.out = self._store.path
         else:
             self.out = None
             self._mem = {"steps": [], "loss": [], "ev": {n: [] for n in self.names},
-                         "sv": {n: [] for n in self.names}, "w": {n: [] for n in self.names}}
+                         "sv": {n: [] for n in self.names}, "w": {n: [] for n in self.names},
+                         "stats": {n: [] for n in self.names}}
         if initial:
             self.record()
 
@@ -313,6 +356,7 @@ class TorchRecorder:
             self._pending_tensors.clear()
             return False
         torch = _torch()
+        start = time.perf_counter()
         mean_loss, given = self._take_loss(torch)
         spectra = {}
         with torch.no_grad():
@@ -331,6 +375,9 @@ class TorchRecorder:
         if given and not math.isfinite(mean_loss):
             return self._diverge(f"the loss is {mean_loss}")
         self._write(self.updates, mean_loss, spectra)
+        self.spectra_seconds += time.perf_counter() - start
+        if self._stats.enabled:
+            self._stats.at_record(self._rows() - 1)
         return True
 
     def _take_loss(self, torch) -> tuple[float, bool]:
@@ -363,7 +410,7 @@ class TorchRecorder:
             for key in ("steps", "loss"):
                 mem[key].pop()
             for name in self.names:
-                for key in ("ev", "sv", "w"):
+                for key in ("ev", "sv", "w", "stats"):
                     if mem[key][name]:
                         mem[key][name].pop()
         mem["steps"].append(step)
@@ -373,6 +420,41 @@ class TorchRecorder:
             mem["sv"][name].append(sv)
             if w is not None:
                 mem["w"][name].append(w)
+            if self._stats.enabled:
+                mem["stats"][name].append(empty_statistics(ev.size))
+
+    def _rows(self) -> int:
+        return self._store.records if self._store is not None else len(self._mem["steps"])
+
+    def _write_stats(self, row: int, stats: dict) -> None:
+        """Store one record's gradient statistics ``{name: {field: array}}`` at ``row``."""
+        if self._store is not None:
+            self._store.write_stats(row, stats)
+            return
+        for name, values in stats.items():
+            self._mem["stats"][name][row] = values
+
+    # -- gradient statistics -------------------------------------------------------------------
+    def batch(self, inputs, targets=None) -> None:
+        """Hand over the batch the next update will use; call it *before* ``optimizer.step()``.
+
+        With ``loss_fn`` and no ``data``, a record waits for this call: the per-sample
+        gradients at the recorded weights are taken on this batch, which has not yet
+        moved them (the batch just applied would bias the drift, see
+        :mod:`coulombgas.training.torch_stats`). Without ``loss_fn`` it does nothing.
+        """
+        self._check_open("batch")
+        if self._stats.enabled:
+            self._stats.on_batch(inputs, targets)
+
+    def cost(self) -> dict:
+        """Wall-clock cost of recording so far: total and per record, spectra and gradient statistics."""
+        records = max(self._rows(), 1)
+        measured = max(self._stats.measured, 1)
+        return {"records": self._rows(), "spectra_seconds": self.spectra_seconds,
+                "stats_seconds": self.stats_seconds, "stats_records": self._stats.measured,
+                "spectra_seconds_per_record": self.spectra_seconds / records,
+                "stats_seconds_per_record": self.stats_seconds / measured}
 
     # -- results -------------------------------------------------------------------------------
     def harvest(self, name=None):
@@ -389,7 +471,8 @@ class TorchRecorder:
                     "steps": np.asarray(mem["steps"], dtype=np.int64), "loss": np.asarray(mem["loss"], float),
                     "ev": {n: np.asarray(mem["ev"][n], float) for n in self.names},
                     "sv": {n: np.asarray(mem["sv"][n], float) for n in self.names},
-                    "w": {n: np.asarray(mem["w"][n], float) for n in self.names} if self.record_weights else None}
+                    "w": {n: np.asarray(mem["w"][n], float) for n in self.names} if self.record_weights else None,
+                    "stats": _stack_stats(mem["stats"], self.names) if self._stats.enabled else None}
         return _harvests(data, name)
 
     @staticmethod
@@ -428,13 +511,21 @@ class TorchRecorder:
 class _Store:
     """The one store a recorder appends to (layout in the module docstring)."""
 
-    def __init__(self, path, meta, shapes, gram, record_weights, overwrite):
+    def __init__(self, path, meta, shapes, gram, record_weights, overwrite, stats=False):
         dims, fields = {"record": None}, {"steps": (("record",), "i8"), "loss": (("record",), "f8")}
+        self.names, self.stats = list(shapes), stats
+        self.sizes = {}
         for name, (m, k) in shapes.items():
             group = f"spectra/{name}"
-            dims[f"{group}/mode"] = k if gram == "WtW" else m
+            dims[f"{group}/mode"] = self.sizes[name] = k if gram == "WtW" else m
             for key in ("eigenvalues", "singular_values"):
                 fields[f"{group}/{key}"] = (("record", f"{group}/mode"), "f8")
+            if stats:
+                dims[f"{group}/mode2"] = self.sizes[name]
+                for key in MODE_FIELDS:
+                    fields[f"stats/{name}/{key}"] = (("record", f"{group}/mode"), "f8")
+                for key in PAIR_FIELDS:
+                    fields[f"stats/{name}/{key}"] = (("record", f"{group}/mode", f"{group}/mode2"), "f8")
             if record_weights:
                 dims.update({f"{group}/row": m, f"{group}/col": k})
                 fields[f"{group}/weights"] = (("record", f"{group}/row", f"{group}/col"), "f8")
@@ -462,7 +553,16 @@ class _Store:
             self.store.write(f"spectra/{name}/singular_values", r, sv)
             if w is not None:
                 self.store.write(f"spectra/{name}/weights", r, w)
+            if self.stats:  # placeholders until measured (every committed row has its checksums)
+                for key, value in empty_statistics(ev.size).items():
+                    self.store.write(f"stats/{name}/{key}", r, value)
         self.records, self.last_step, self.last_loss = r + 1, step, loss
+        self.store.commit(self.records)
+
+    def write_stats(self, row, stats):
+        for name, values in stats.items():
+            for key, value in values.items():
+                self.store.write(f"stats/{name}/{key}", row, value)
         self.store.commit(self.records)
 
     def diverged(self, step):
@@ -508,9 +608,21 @@ def _read_before_store(fh):
 def _records(meta, r, get):
     names = meta["names"]
     weights = {n: get(f"spectra/{n}/weights")[:r] for n in names} if meta["record_weights"] else None
+    stats = None
+    if meta.get("gradient_statistics"):
+        stats = {n: {key: get(f"stats/{n}/{key}")[:r] for key in MODE_FIELDS + PAIR_FIELDS} for n in names}
     return {"meta": meta, "steps": get("steps")[:r].astype(np.int64), "loss": get("loss")[:r],
             "ev": {n: get(f"spectra/{n}/eigenvalues")[:r] for n in names},
-            "sv": {n: get(f"spectra/{n}/singular_values")[:r] for n in names}, "w": weights}
+            "sv": {n: get(f"spectra/{n}/singular_values")[:r] for n in names}, "w": weights, "stats": stats}
+
+
+def _stack_stats(per_name, names):
+    """``{name: [record dicts]}`` -> ``{name: {field: (records, ...)}}``."""
+    out = {}
+    for n in names:
+        rows = per_name[n]
+        out[n] = {key: np.asarray([row[key] for row in rows], float) for key in MODE_FIELDS + PAIR_FIELDS}
+    return out
 
 
 def _harvests(data, name):
@@ -540,21 +652,112 @@ def _harvests(data, name):
     return _one(data, group)
 
 
-def _one(data, group) -> Harvest:
+def _one(data, group) -> RecordedHarvest:
     meta = data["meta"]
     models = len(group)
     params = {"every": meta["every"], "shape": list(meta["shapes"][group[0]]), "dtype": meta["dtypes"][group[0]],
               "module": meta["module"], "names": list(group), "models": models}
-    for key in ("lr", "batch_size", "diverged_step"):
+    for key in ("lr", "batch_size", "diverged_step", "stats_source"):
         if meta.get(key) is not None:
             params[key] = meta[key]
     weights = None
     if data["w"] is not None:
         weights = np.stack([data["w"][n] for n in group])
-    return Harvest(
+    stats = None
+    if data.get("stats") is not None:
+        stats = {key: np.stack([data["stats"][n][key] for n in group]) for key in MODE_FIELDS + PAIR_FIELDS}
+    return RecordedHarvest(
+        stats=stats, stats_samples=int(meta.get("stats_samples") or 0),
         model=group[0] if models == 1 else "+".join(group),
         eigenvalues=np.stack([data["ev"][n] for n in group]),
         singular_values=np.stack([data["sv"][n] for n in group]),
         loss=np.tile(np.asarray(data["loss"], float), (models, 1)),
         steps=np.asarray(data["steps"], dtype=np.int64), params=params, seed=dict(meta["seed"]),
         model_ids=np.arange(models, dtype=np.int64), weights=weights, gram=meta["gram"])
+
+
+class _StatsPlan:
+    """When and on which samples a recorder measures per-sample gradient statistics."""
+
+    def __init__(self, rec, loss_fn, data, samples):
+        self.rec, self.loss_fn, self.pending, self.measured = rec, loss_fn, None, 0
+        self.enabled = loss_fn is not None
+        self.source, self.samples, self.data = None, None, None
+        if loss_fn is None:
+            if data is not None or samples is not None:
+                raise ValueError("`data` and `stats_samples` need `loss_fn` (the per-sample loss whose gradients "
+                                 "give drift and noise)")
+            return
+        if not callable(loss_fn):
+            raise TypeError(f"`loss_fn` must be callable as loss_fn(output, target) -> scalar tensor, "
+                            f"got {type(loss_fn).__name__}")
+        for key in ("lr", "batch_size"):
+            if key not in rec.meta:
+                raise ValueError(f"`{key}` must be given with `loss_fn`: drift and noise are per update of "
+                                 "plain SGD at this learning rate and batch size")
+        if data is None:
+            self.source, self.samples = "next batch", rec.meta["batch_size"]
+            if samples is not None:
+                raise ValueError("`stats_samples` needs `data` (with batch() the batch's own size is used)")
+            return
+        torch = _torch()
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise TypeError("`data` must be a pair (inputs, targets) of tensors with the samples on axis 0")
+        inputs, targets = data
+        first = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
+        if not isinstance(first, torch.Tensor) or first.ndim == 0:
+            raise TypeError("`data` inputs must be a tensor (or tuple of tensors) with the samples on axis 0")
+        size = int(first.shape[0])
+        self.samples = v.integer("stats_samples", size if samples is None else samples, minimum=2)
+        if self.samples > size:
+            raise ValueError(f"`stats_samples` must be <= the {size} samples of `data`, got {self.samples}")
+        self.data, self.source = (inputs, targets), "data"
+        self.rng = np.random.default_rng(0)  # which reference samples; independent of training's streams
+
+    def at_record(self, row):
+        if self.data is None:  # wait for the next batch, at these weights
+            torch = _torch()
+            with torch.no_grad():
+                copies = {n: self.rec.module.get_parameter(n).detach().clone() for n in self.rec.names}
+            self.pending = (row, copies)
+            return
+        inputs, targets = self.data
+        size = int((inputs[0] if isinstance(inputs, (tuple, list)) else inputs).shape[0])
+        idx = np.sort(self.rng.choice(size, self.samples, replace=False)) if self.samples < size else None
+        pick = (lambda t: t) if idx is None else (lambda t: t[_torch().as_tensor(idx, device=t.device)])
+        sub = tuple(pick(a) for a in inputs) if isinstance(inputs, (tuple, list)) else pick(inputs)
+        self._measure(row, sub, None if targets is None else pick(targets))
+
+    def on_batch(self, inputs, targets):
+        if self.pending is None:
+            return
+        torch = _torch()
+        row, copies = self.pending
+        self.pending = None
+        moved = [n for n in self.rec.names if not torch.equal(self.rec.module.get_parameter(n).detach(), copies[n])]
+        if moved:
+            warnings.warn("TorchRecorder.batch: the weights changed since the record (call batch(x, y) before "
+                          "optimizer.step()); this record keeps no gradient statistics", RuntimeWarning,
+                          stacklevel=3)
+            return
+        self._measure(row, inputs, targets)
+
+    def _measure(self, row, inputs, targets):
+        start = time.perf_counter()
+        rec = self.rec
+        grads = per_sample_gradients(rec.module, rec.names, self.loss_fn, inputs, targets)
+        stats = {}
+        for name in rec.names:
+            W = rec.module.get_parameter(name).detach().to("cpu", _torch().float64).numpy()
+            G = grads[name]
+            if not (np.all(np.isfinite(W)) and np.all(np.isfinite(G))):
+                warnings.warn(f"TorchRecorder: non-finite per-sample gradients of {name!r} at row {row}; that "
+                              "record keeps no gradient statistics", RuntimeWarning, stacklevel=4)
+                return
+            stats[name] = projected_statistics(W, G, gram=rec.gram, lr=rec.meta["lr"],
+                                               batch_size=rec.meta["batch_size"], name=name)
+        rec._write_stats(row, stats)
+        self.measured += 1
+        if self.data is None:
+            rec.meta["stats_samples"] = int(G.shape[0])
+        rec.stats_seconds += time.perf_counter() - start
