@@ -2,6 +2,9 @@
 
 * :mod:`coulombgas.report.comparison` — the main job: train, harvest, build the matching
   gas, simulate and sample it, and compare (:func:`compare`, :class:`Report`);
+* :mod:`coulombgas.report.recording` — the same report for a recording of any PyTorch model
+  (``cg.compare(recorder)``), and :mod:`coulombgas.report.analysis` — ``cg.analyze``, one row
+  of random-matrix diagnostics and dynamics per weight matrix;
 * :mod:`coulombgas.report.runs` — figures and ``summary.json`` of one ``theory``,
   ``simulate``, ``sample`` or ``train`` run (:func:`train_report`, :func:`matching_law`, ...).
 
@@ -9,7 +12,8 @@
 import can rebind the name.
 """
 
-from .comparison import MIN_MODELS, MODEL_DEFAULTS, Report, check_compare_params, compare, harvest_model_cli
+from .comparison import MIN_MODELS, MODEL_DEFAULTS, Report, check_compare_params, harvest_model_cli
+from .recording import compare  # cg.compare: a model name, or a recording (TorchRecorder, harvest, path)
 from .runs import (JSON_ARRAY_LIMIT, density_check, matching_law, sample_report, simulate_report, theory_report,
                    train_report, write_summary)
 
