@@ -55,3 +55,26 @@ def test_pair_drift_slope_of_the_teacher_student_is_minus_one():
                         progress=False)
     slope = cmp._pair_drift_slope(h, [(0, 1)])
     assert abs(slope + 1.0) < 0.1
+
+
+def test_rbm_checks_compare_levels_with_the_predicted_shifts():
+    """Levels drawn around x* + Δ (Δ from theory.rbm_levels) agree; the bare fixed point is reported far off."""
+    import dataclasses
+
+    from coulombgas.theory.rbm_levels import rbm_level_shifts
+    from coulombgas.training import gaussian_rbm
+
+    h = gaussian_rbm(models=20, steps=2, record_every=1, seed=1, progress=False, record_weights=False)
+    th = rbm_level_shifts(lr=0.1, batch_size=16, gibbs_steps=3)
+    rng = np.random.default_rng(0)
+    models = 4000
+    ev = th.fixed_point + th.shift + 0.01 * rng.standard_normal((models, 10))
+    ev.sort(axis=-1)
+    fake = dataclasses.replace(h, eigenvalues=ev[:, None], singular_values=np.sqrt(ev)[:, None],
+                               loss=np.zeros((models, 1)), steps=np.array([0]), model_ids=np.arange(models))
+    extra = {}
+    (row,) = cmp._rbm_checks(fake, extra)
+    assert row["verdict"] == "agrees" and "Jensen" in row["note"] and "bare fixed point" in row["note"]
+    np.testing.assert_allclose(row["predicted"], th.fixed_point + th.shift, rtol=1e-12)
+    plain = float(row["note"].split("max |z| = ")[1].split(";")[0].split()[0])
+    assert plain > 10
