@@ -64,7 +64,7 @@ from .. import _validate as v
 from .. import potentials as pot
 from .._jit import njit
 from ..store import json_default
-from . import finite_lr
+from .finite_lr import corrected_terms, parse_corrections, potential_slope
 from .registry import module_of
 
 __all__ = ["DriftNoise", "estimate_drift_noise", "quadratic_fit", "QuadraticFit", "gas_from_harvest",
@@ -593,7 +593,7 @@ def gas_from_harvest(harvest, estimate: DriftNoise | None = None, *, potential="
         Unconfining drift, a mode with g = 0, an estimate of another harvest, an unknown
         correction, α outside the step's stable range (α|K′_i| ≥ 2) for ``"step"``.
     """
-    names = finite_lr.parse_corrections(corrections)
+    names = parse_corrections(corrections)
     if estimate is None:
         grads = _default_gradients(harvest) if gradients is None else gradients
         if records is None:
@@ -624,8 +624,8 @@ def gas_from_harvest(harvest, estimate: DriftNoise | None = None, *, potential="
     if fit is not None:
         slope = fit.slope
     else:
-        slope = finite_lr.potential_slope(V, estimate.eigenvalues.mean(axis=(0, 1)))
-    terms = finite_lr.corrected_terms(estimate, V, slope, names, center=None if fit is None else fit.center,
+        slope = potential_slope(V, estimate.eigenvalues.mean(axis=(0, 1)))
+    terms = corrected_terms(estimate, V, slope, names, center=None if fit is None else fit.center,
                                       width=None if fit is None else fit.width)
     gas = CoulombGas.from_sgd(terms.potential, terms.g, lr=estimate.lr, batch_size=estimate.batch_size,
                               n=estimate.n, beta=beta)
