@@ -34,8 +34,21 @@ gives for each diagonal entry (all terms O(T), divided by αs):
         + (2αs/|B|) Σ_l (x_i + x_l)(1 + δ_il)/(κ_i κ_l) · b_il/(1 − a_il b_il)
                                                                  (chains: E[Y N] ≠ 0)
 
-The last line is the correlation of the current state with the current noise, which
-persistent chains create (zero for fresh samples). The level itself moves by second-
+        − 2 x_i E[N_ii]                                            (chains: E[N] ≠ 0)
+
+The last two lines exist only for persistent chains. The first is the correlation of
+the current state with the current noise. The second is a mean of the noise: the
+chains' covariance obeys Φ̂_t − A_t⁻¹ = R_t(Φ̂_{t−1} − A_{t−1}⁻¹ + A_{t−1}⁻¹ − A_t⁻¹)R_t + ζ_t
+with R_t = (sX_t/μ²)^{gibbs_steps}, and R_t depends on X_t, which is correlated with the
+previous update's chain noise; to first order
+
+    E[N_ii] = 2ρ_i s/(μ²(1 − ρ_i²)) Σ_k f_ik E[Y_ik,t N_ik,t−1],
+    E[Y_ik,t N_ik,t−1] = −αs(x_i + x_k)(1 + δ_ik)/(|B| κ_i κ_k (1 − a_ik b_ik)),
+
+with f_ik = (r_i^g − r_k^g)/(r_i − r_k) (g r_i^{g−1} for r_i = r_k), r = s x/μ²,
+g = ``gibbs_steps``. It multiplies x_i, not Y, so it is of the same order as the others
+and is the largest chain effect: it raises every level (the mean by +0.6 T at
+``gibbs_steps = 3``, by +8 T at 1; checked by a one-mode simulation). The level itself moves by second-
 order perturbation theory,
 
     ⟨x_i⟩ − x_i* = ⟨Y_ii⟩ + Σ_{l: x_l ≠ x_i} c_il/(x_i − x_l),
@@ -50,14 +63,12 @@ Not included: the chains' lag behind a moving W (their covariance is that of a
 slightly earlier X; by the same AR(1) algebra it is O(αT·b)); O(T²) and O(T^{3/2}/gap)
 terms, which matter when a level's width √(2Tx) approaches its distance to a neighbour.
 
-Measured limits (training from the fixed point, |B| = 16, 300–400 models; README table):
-with fresh samples (``gibbs_steps=None``, checked by a Monte Carlo of X' = PXP) and for
-the levels whose chains decorrelate within an update (b ≲ 0.005: the bottom single and
-the two lowest pairs) the prediction holds within the sampling error at α = 0.1 and 0.05.
-The levels with the most persistent chains are off by more than the chain terms above
-give: the top single rises by ≈ 29–31 T against a predicted 25.4–25.7 T, and with
-``gibbs_steps = 1`` (b up to 0.31) by 64 T against 44 T; so the chain correction here is
-the leading-order estimate of an effect that training shows to be larger.
+Measured (training from the fixed point, |B| = 16, 300–400 models; README table): the
+mean over levels agrees with training within 0.2 T at α = 0.1 and 0.05 (3 sweeps) and
+at one sweep per update; the single bottom level and the three lowest pairs within
+their sampling errors; the top single level and the top pair, 0.38 apart, are off by
+1–3 T, the size of the O(T^{3/2}/gap) terms that a Monte Carlo of X' = PXP with fresh
+samples shows there.
 
 References
 ----------
@@ -170,7 +181,20 @@ def rbm_level_shifts(n: int = 10, mu2: float = 9.0, m2: float = 4.0, sigma_h: fl
     ito = s * T * (x / kappa**2 + (x / kappa).sum() / kappa)
     mxm = lr * s**3 * (c * x[None, :] / (kappa[None, :] ** 2)).sum(axis=1) / kappa**2 if finite_lr else 0.0
     cross = 2.0 * s * T * (xs * (1.0 + delta) / kk * chain).sum(axis=1)
-    diag = (drift2 + ito + mxm + cross) * kappa**2 / (2.0 * s * x)
+    lag = 0.0
+    if gibbs_steps is not None:
+        # E[N_ii] ≠ 0: the chains mix at a rate set by the current X (R = sX/μ²), and X is
+        # correlated with the previous update's chain noise (module docstring, chain mean).
+        r = s * x / mu2
+        dr = r[:, None] - r[None, :]
+        same = np.abs(dr) <= 1e-12
+        f = np.where(same, gibbs_steps * r[:, None] ** (gibbs_steps - 1),
+                     (r[:, None] ** gibbs_steps - r[None, :] ** gibbs_steps) / np.where(same, 1.0, dr))
+        ab = (a if finite_lr else 1.0) * b
+        y_prev_n = -lr * s * xs * (1.0 + delta) / (batch_size * kk) / (1.0 - ab)  # E[Y_ik,t N_ik,t−1]
+        mean_n = 2.0 * rho * s / (mu2 * (1.0 - rho**2)) * (f * y_prev_n).sum(axis=1)
+        lag = -2.0 * x * mean_n
+    diag = (drift2 + ito + mxm + cross + lag) * kappa**2 / (2.0 * s * x)
     scale = max(1.0, float(np.abs(x).max()))
     gap = x[:, None] - x[None, :]
     distinct = np.abs(gap) > 1e-9 * scale
