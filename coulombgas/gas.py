@@ -247,9 +247,17 @@ class CoulombGas:
         """The gas whose SDE has the drift and noise measured in a training harvest.
 
         See :func:`coulombgas.training.gas_from_harvest` (keywords
-        ``potential``, ``gradients``, ``records``, ``beta``). The training
+        ``potential``, ``gradients``, ``records``, ``beta``, ``corrections``). The training
         package registers that function here when it is imported (a harvest
         cannot exist before it is), so this module never imports upwards.
+
+        ``corrections`` switches on finite-learning-rate corrections of the continuum
+        SDE (derived in :mod:`coulombgas.training.finite_lr`): ``"step"`` (each mode's
+        stationary variance × 1/(1 − α|K′_i|/2), the AR(1) step), ``"pairs"`` (the
+        measured symmetric C_ij as pair weights), ``"wishart"`` (noise ∝ x, as an exact
+        Laguerre effective potential), ``"drift2"`` (the measured Itô and second-order
+        drift), a list of them or ``"all"``; the default ``"continuum"`` is the papers'
+        α → 0 SDE (Aarts, Lucini, Park, arXiv:2407.16427; SCIENCE.md §2, §8).
         """
         if _HARVEST_TO_GAS is None:
             raise TypeError(f"`harvest` must be a coulombgas.training.Harvest, got {type(harvest).__name__}")

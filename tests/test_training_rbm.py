@@ -1,6 +1,7 @@
 """Papers 1–3's Gaussian RBM: sampler, update, fixed point, fluctuation widths, reproducibility, bad input."""
 
 import importlib
+import math
 
 import numba
 import numpy as np
@@ -309,3 +310,60 @@ def test_pair_widths_scale_with_temperature_and_curvature(slow_scale):
     # And the absolute widths (stated accuracy of the linearisation: 10 % at these T, added in quadrature).
     for m, e, p in zip(mean, err, preds):
         assert_z(m, p, np.hypot(e, 0.1 * p))
+
+
+def test_fixed_point_start():
+    """start='fixed-point': X(0) = WᵀW is the fixed point exactly; the streams are those of a random start."""
+    kw = dict(n=6, n_hidden=6, models=3, steps=10, record_every=10, seed=5, progress=False)
+    h = rbm.gaussian_rbm(start="fixed-point", **kw)
+    x, _ = rbm.fixed_point(6)
+    np.testing.assert_allclose(h.eigenvalues[:, 0], np.broadcast_to(x, (3, 6)), rtol=1e-12)
+    assert h.params["start"] == "fixed-point"
+    wide = rbm.gaussian_rbm(n=4, n_hidden=6, models=2, steps=1, record_every=1, start="fixed-point", progress=False)
+    np.testing.assert_allclose(wide.eigenvalues[:, 0], np.broadcast_to(rbm.fixed_point(4)[0], (2, 4)), rtol=1e-12)
+    assert "start" not in rbm.gaussian_rbm(**kw).params  # the papers' protocol keeps its params
+    with pytest.raises(ValueError, match="`start` must be one of 'random', 'fixed-point'"):
+        rbm.gaussian_rbm(start="zero", **kw)
+
+
+def test_noise_estimate_carries_the_persistent_chains_autocorrelation():
+    """The long-run variance of the batch covariance along the actual persistent chains (the
+    kernel's Gibbs sampler at fixed W, 1 sweep per update so that τ reaches 1.9) equals the
+    per-sample variance of per_sample_gradients' Φ_b (recovered from G) over |B|, entry by entry
+    in A's eigenbasis; without the autocorrelation the top entry is ≈ 45 % low and fails.
+
+    Long-run variance: variance of means over blocks of 100 updates (≫ τ) times 100; its relative
+    standard error is √(2/(blocks − 1)) ≈ 4.5 % for 1000 blocks, and the test uses z = 4.
+    """
+    from coulombgas import _prng
+
+    n, bs, mu2 = 4, 8, 9.0
+    h = rbm.gaussian_rbm(n=n, n_hidden=n, models=1, steps=1, record_every=1, batch_size=bs, gibbs_steps=1,
+                         start="fixed-point", seed=2, progress=False)
+    W = h.weights[0, -1]
+    A = mu2 * np.eye(n) - W.T @ W
+    a, tau, V = rbm.chain_autocorrelation_time(A, mu2, 1)
+    assert tau.max() > 1.8
+    rng = np.random.default_rng(0)
+    phi = rng.standard_normal((bs, n)) @ np.linalg.inv(np.linalg.cholesky(A))  # exact draws: φ = L⁻ᵀz
+    state = _prng.seed_state(rng)
+    blocks, length = 1000, 100
+    series = np.empty((blocks * length, n, n))
+    for t in range(blocks * length):
+        phi, _ = rbm._sample_chains(W, phi, state, 1, mu2, 1.0)
+        pe = phi @ V
+        series[t] = pe.T @ pe / bs
+    means = series.reshape(blocks, length, n, n).mean(axis=1)
+    longrun = means.var(axis=0, ddof=1) * length
+    err = longrun * math.sqrt(2.0 / (blocks - 1))
+    iu = np.triu_indices(n)
+    for auto, should_pass in ((True, True), (False, False)):
+        _, G = rbm.per_sample_gradients(h, samples=200_000, autocorrelation=auto)
+        Phi = np.einsum("ij,bjk->bik", np.linalg.inv(W), G[0]) + np.linalg.inv(rbm.target_kernel(n, 4.0))
+        pe = np.einsum("ki,bkl,lj->bij", V, Phi, V)
+        want = pe.var(axis=0) / bs
+        if should_pass:
+            assert_z(longrun[iu], want[iu], err[iu])
+        else:
+            with pytest.raises(AssertionError):
+                assert_z(longrun[iu], want[iu], err[iu])

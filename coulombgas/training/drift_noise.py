@@ -64,6 +64,7 @@ from .. import _validate as v
 from .. import potentials as pot
 from .._jit import njit
 from ..store import json_default
+from .finite_lr import corrected_terms, parse_corrections, potential_slope
 from .registry import module_of
 
 __all__ = ["DriftNoise", "estimate_drift_noise", "quadratic_fit", "QuadraticFit", "gas_from_harvest",
@@ -552,7 +553,7 @@ def _default_gradients(harvest):
 
 
 def gas_from_harvest(harvest, estimate: DriftNoise | None = None, *, potential="quadratic", gradients=None,
-                     records=None, beta: float = 1.0):
+                     records=None, beta: float = 1.0, corrections="continuum"):
     """The :class:`~coulombgas.CoulombGas` whose SDE has the drift and noise measured in training.
 
     ``CoulombGas.from_sgd(V, g, lr=α, batch_size=|B|, n=n)`` with g_i = √⟨g_i²⟩ (mean over
@@ -578,12 +579,21 @@ def gas_from_harvest(harvest, estimate: DriftNoise | None = None, *, potential="
         Records for the default estimate.
     beta : float > 0
         Vandermonde exponent (1 for real weights).
+    corrections : "continuum", "all", or names from ("step", "pairs", "wishart", "drift2")
+        Finite-α corrections (:mod:`coulombgas.training.finite_lr`, where each is derived):
+        ``"step"`` the AR(1) factor 1/(1 − α|K′_i|/2) of each mode's stationary variance;
+        ``"pairs"`` the measured symmetric C_ij as pair weights; ``"wishart"`` noise
+        growing like x (a Laguerre effective potential); ``"drift2"`` the measured Itô and
+        second-order drift. Default ``"continuum"``: none, the α → 0 SDE of the papers
+        (today's gas, unchanged).
 
     Raises
     ------
     ValueError
-        Unconfining drift, a mode with g = 0, an estimate of another harvest.
+        Unconfining drift, a mode with g = 0, an estimate of another harvest, an unknown
+        correction, α outside the step's stable range (α|K′_i| ≥ 2) for ``"step"``.
     """
+    names = parse_corrections(corrections)
     if estimate is None:
         grads = _default_gradients(harvest) if gradients is None else gradients
         if records is None:
@@ -595,19 +605,33 @@ def gas_from_harvest(harvest, estimate: DriftNoise | None = None, *, potential="
     if estimate.n != harvest.n or estimate.models != harvest.models:
         raise ValueError(f"`estimate` (models={estimate.models}, n={estimate.n}) is not of this harvest "
                          f"(models={harvest.models}, n={harvest.n})")
+    fit = None
     if isinstance(potential, pot.Potential):
         V = potential
     else:
         v.one_of("potential", potential, ("quadratic",))
-        V = quadratic_fit(estimate).potential
+        fit = quadratic_fit(estimate)
+        V = fit.potential
     g2 = estimate.g2.mean(axis=(0, 1))
     if np.any(g2 <= 0):
         raise ValueError(f"modes {np.flatnonzero(g2 <= 0).tolist()} have no gradient noise (g = 0): "
                          "no Coulomb gas describes them")
     from ..gas import CoulombGas
 
-    return CoulombGas.from_sgd(V, np.sqrt(g2), lr=estimate.lr, batch_size=estimate.batch_size, n=estimate.n,
-                               beta=beta)
+    if not names:
+        return CoulombGas.from_sgd(V, np.sqrt(g2), lr=estimate.lr, batch_size=estimate.batch_size, n=estimate.n,
+                                   beta=beta)
+    if fit is not None:
+        slope = fit.slope
+    else:
+        slope = potential_slope(V, estimate.eigenvalues.mean(axis=(0, 1)))
+    terms = corrected_terms(estimate, V, slope, names, center=None if fit is None else fit.center,
+                                      width=None if fit is None else fit.width)
+    gas = CoulombGas.from_sgd(terms.potential, terms.g, lr=estimate.lr, batch_size=estimate.batch_size,
+                              n=estimate.n, beta=beta)
+    if "pairs" in names:
+        gas = dataclasses.replace(gas, weights=terms.weights)
+    return gas
 
 
 # ------------------------------------------------------------------ phase criterion

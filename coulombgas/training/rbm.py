@@ -80,7 +80,7 @@ from ._loop import check_common, check_footprint, check_run_options, run_ensembl
 from .harvest import coincident_groups
 
 __all__ = ["gaussian_rbm", "per_sample_gradients", "fixed_point", "stationary_variance", "kernel_eigenvalues",
-           "GRAM"]
+           "chain_autocorrelation_time", "fixed_point_weights", "GRAM"]
 
 GRAM = "WtW"
 NAME = "gaussian-rbm"
@@ -155,6 +155,17 @@ def stationary_variance(n: int = 10, mu2: float = 9.0, m2: float = 4.0, sigma_h:
     return x[order], s2[order]
 
 
+def fixed_point_weights(params) -> np.ndarray:
+    """W* (n_h × n) with W*ᵀW* = the fixed point: diag(√x_k) Vᵀ over the target's Fourier modes V."""
+    n, nh = params["n"], params["n_hidden"]
+    kappa, V = np.linalg.eigh(target_kernel(n, params["m2"]))  # ascending κ: descending x
+    x = (params["mu2"] - kappa) / params["sigma_h"] ** 2
+    W = np.zeros((nh, n))
+    k = min(nh, n)
+    W[:k] = np.sqrt(x[:k])[:, None] * V[:, :k].T
+    return W
+
+
 def _check_mu2(mu2, kappa):
     mu2 = v.positive("mu2", mu2)
     if mu2 <= kappa.max():
@@ -179,7 +190,7 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
                  steps: int = 100_000, record_every: int = 1000, seed=0, init_std: float = 0.1,
                  divergence_loss: float = 100.0, out=None, resume: bool = False, progress: bool | None = None,
                  record_weights: bool = True, device: str = "cpu", fallback: bool = False,
-                 block_models: int | None = None):
+                 block_models: int | None = None, start: str = "random"):
     """Train an ensemble of Gaussian RBMs on the free scalar field (protocol in the module docstring).
 
     Parameters
@@ -198,6 +209,12 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
     seed : int, SeedSequence or Generator
     init_std : float
         Std of W(0)'s entries (0.1).
+    start : {"random", "fixed-point"}
+        ``"random"`` (the papers' protocol): W(0) entries N(0, init_std²). ``"fixed-point"``:
+        W(0) = diag(√x_k*) Vᵀ (rows padded with zeros for n_h > n; the n_h largest levels
+        for n_h < n), V the target's Fourier modes, so X(0) = WᵀW is the fixed point of
+        :func:`fixed_point` exactly: for stationary studies without the long approach. The
+        random draws of W(0) are made (and discarded) either way, so the streams are the same.
     divergence_loss : float
         A model whose KL divergence exceeds this (or whose marginal is not normalisable) is
         stopped and flagged.
@@ -230,6 +247,8 @@ def gaussian_rbm(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: 
     check_run_options(out, resume, progress, record_weights)
     params, models, steps, record_every = validated(n, n_hidden, mu2, sigma_h, m2, lr, batch_size, gibbs_steps,
                                                     models, steps, record_every, init_std, divergence_loss)
+    if start != "random":  # recorded only when used: harvests of the papers' protocol keep their params
+        params["start"] = v.one_of("start", start, ("random", "fixed-point"))
     n, nh, bs = params["n"], params["n_hidden"], params["batch_size"]
     # Per model: the chains φ and z (bs, n), hidden draws (nh, bs), W and A (nh·n, n²) with copies.
     per_model = 8.0 * (3.0 * bs * n + 2.0 * nh * bs + 4.0 * nh * n + 4.0 * n * n + 8)
@@ -289,6 +308,8 @@ def init(params, gens):
         W[i] = params["init_std"] * g.standard_normal((nh, n))
         z[i] = g.standard_normal((bs, n))
         rng[i] = _prng.seed_state(g)
+    if params.get("start", "random") == "fixed-point":
+        W[:] = fixed_point_weights(params)
     # Exact draws from each model's marginal: φ_b = L⁻ᵀ z_b, Cov = (L Lᵀ)⁻¹ = A⁻¹.
     A = mu2 * np.eye(n) - s2 * np.matmul(W.transpose(0, 2, 1), W)
     try:  # all models at once
@@ -480,13 +501,13 @@ def cuda_advance(data, state, gens, n_steps, params):
 
 
 # -- per-sample gradients ------------------------------------------------------------------------
-def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
+def per_sample_gradients(harvest, record: int = -1, samples: int | None = None, *, autocorrelation: bool = True):
     """Per-sample update directions at recorded weights, from exact samples of the model.
 
     Returns ``(W, G)``: W (models, n_h, n) the weights at ``record`` and
     G (models, S, n_h, n) with
 
-        G_b = σ_h² W (φ_b φ_bᵀ − K_φ⁻¹),
+        G_b = σ_h² W (Φ_b − K_φ⁻¹),
 
     so that one SGD update is W ← W − α mean_{b∈B} G_b and E[G_b] = ∂L/∂W, the
     gradient of the KL loss. The φ_b are S = ``samples`` (default 64·|B|)
@@ -495,10 +516,20 @@ def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
     standard normal. Exact draws, not the persistent chains, because the
     chains' states at a record are not stored and, being a few sweeps behind
     a moving W and correlated from one update to the next, they are not
-    samples of the model at that W; the gradient noise that the Coulomb-gas
-    picture needs is the covariance of G_b under the model at W, which exact
-    draws estimate without bias. (The chains' update-to-update correlation
-    only rescales the effective noise: see :func:`stationary_variance`.)
+    samples of the model at that W.
+
+    **Persistent-chain autocorrelation** (``autocorrelation=True``, the default).
+    Training's chains are not fresh: one Gibbs sweep maps mode k of φ (eigenvector
+    of A, eigenvalue a_k) to ρ_k φ_k + noise with ρ_k = (μ² − a_k)/μ² = σ_h² x_k/μ²,
+    so after ``gibbs_steps`` sweeps per update the batch covariance's entry (k, l) in
+    that basis has autocorrelation (ρ_kρ_l)^{gibbs_steps·t} at lag t updates. What
+    the eigenvalue SDE needs is the long-run noise per update, the per-update variance
+    times the integrated autocorrelation time τ_kl = (1 + b_kl)/(1 − b_kl),
+    b_kl = (ρ_kρ_l)^{gibbs_steps}. So Φ_b = φ_bφ_bᵀ is used as
+    A⁻¹ + √τ ∘ (φ_bφ_bᵀ − A⁻¹) in A's eigenbasis: the same mean, each entry's variance
+    multiplied by τ_kl (entries of a Gaussian outer product are uncorrelated in that
+    basis). In the papers' setting τ ≤ 1.06 (top level); with ``gibbs_steps = 1`` up to
+    ≈ 1.9. ``autocorrelation=False``: the fresh-sample variance (τ = 1).
 
     Stream: model i's samples at record index r (counted from 0) use the
     r-th spawned child of model i's seed sequence, i.e.
@@ -512,6 +543,7 @@ def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
         raise ValueError("the harvest has no weights (train with record_weights=True)")
     records = harvest.records
     r = v.integer("record", record, minimum=-records, maximum=records - 1) % records
+    autocorrelation = v.flag("autocorrelation", autocorrelation)
     p = harvest.params
     samples = 64 * int(p["batch_size"]) if samples is None else v.integer("samples", samples, minimum=1)
     kinv, _ = _target(p)
@@ -530,9 +562,26 @@ def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
         ss = np.random.SeedSequence(base.entropy, spawn_key=tuple(base.spawn_key) + (int(i), r))
         z = np.random.Generator(np.random.PCG64(ss)).standard_normal((samples, n))
         phi = np.linalg.solve(chol.T, z.T).T
-        outer = phi[:, :, None] * phi[:, None, :] - kinv
-        G[row] = s2 * np.einsum("ai,bij->baj", W[row], outer)
+        outer = phi[:, :, None] * phi[:, None, :]
+        if autocorrelation:
+            a, tau, V = chain_autocorrelation_time(A, mu2, p["gibbs_steps"])
+            pe = phi @ V  # coordinates in A's eigenbasis
+            mean = np.diag(1.0 / a)
+            oe = mean + (pe[:, :, None] * pe[:, None, :] - mean) * np.sqrt(tau)
+            outer = V @ oe @ V.T
+        G[row] = s2 * np.einsum("ai,bij->baj", W[row], outer - kinv)
     return W, G
+
+
+def chain_autocorrelation_time(A, mu2, gibbs_steps):
+    """(a, τ, V): A's eigenvalues a (ascending) and eigenvectors V, and the integrated
+    autocorrelation time τ_kl = (1 + b_kl)/(1 − b_kl), b_kl = (ρ_kρ_l)^{gibbs_steps},
+    ρ_k = (μ² − a_k)/μ², of the batch covariance's entries along the persistent chains
+    (one update = ``gibbs_steps`` sweeps; :func:`per_sample_gradients`)."""
+    a, V = np.linalg.eigh(A)
+    rho = np.clip((mu2 - a) / mu2, 0.0, 1.0 - 1e-12)
+    b = np.outer(rho, rho) ** gibbs_steps
+    return a, (1.0 + b) / (1.0 - b), V
 
 
 def degenerate_groups(harvest) -> list[tuple[int, ...]]:
