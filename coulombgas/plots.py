@@ -189,16 +189,21 @@ def pair_density_figure(path, harvest, fits) -> str:
 
 
 def scaling_figure(path, rows) -> str:
-    """⟨S⟩ against √(α c/|B|) over a scan, with the line through the origin fitted to all points."""
+    """⟨S⟩ against √(α c/|B|) over a scan, with the fitted laws: the finite-step one at each point
+    (``rows[i]["fit"]``) and the continuum line through the origin (``"fit_continuum"``)."""
     fig, ax = _subplots(figsize=(7, 5))
     x = np.sqrt([r["c"] for r in rows])
     y = np.array([r["mean_S"] for r in rows])
     e = np.array([r["mean_S_err"] for r in rows])
     ax.errorbar(x, y, yerr=e, fmt="o", ms=4, color="C0", label="⟨S⟩ (training)")
-    if "fit" in rows[0]:
-        slope = rows[0]["fit"] / x[0]
-        grid = np.linspace(0, x.max() * 1.05, 50)
-        ax.plot(grid, slope * grid, "C3", label=f"fit through origin, slope {slope:.4g}")
+    grid = np.linspace(0, x.max() * 1.05, 50)
+    if "fit_continuum" in rows[0]:  # the continuum law: a line through the origin
+        slope = rows[0]["fit_continuum"] / x[0]
+        ax.plot(grid, slope * grid, "C7", ls="--", label=f"continuum fit, slope {slope:.4g}")
+    if "fit" in rows[0]:  # the finite-step law: its value at each point of the scan
+        order = np.argsort(x)
+        label = "finite-step fit" if "fit_continuum" in rows[0] else "fit through origin"
+        ax.plot(x[order], np.array([r["fit"] for r in rows])[order], "C3-o", ms=3, label=label)
     ax.set(xlabel="√(α c/|B|)", ylabel="⟨S⟩", title="linear scaling rule")
     ax.legend()
     return _save(fig, path)

@@ -38,3 +38,18 @@ def test_figures_write_pngs_without_pyplot(tmp_path):
     assert w > h
     assert matplotlib.get_backend() == backend
     assert "matplotlib.pyplot" not in sys.modules or not sys.modules["matplotlib.pyplot"].get_fignums()
+
+
+def test_scaling_figure_draws_the_finite_step_fit_and_the_continuum_line(tmp_path, monkeypatch):
+    """The finite-step fit is drawn at each scan point (not one slope), the continuum law as a line."""
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig) or str(path))
+    c = np.array([0.01, 0.04, 0.09])
+    rows = [{"c": ci, "mean_S": 1.1 * np.sqrt(ci), "mean_S_err": 0.01, "fit": np.sqrt(ci) / (1 - 2 * ci),
+             "fit_continuum": np.sqrt(ci)} for ci in c]
+    plots.scaling_figure(tmp_path / "s.png", rows)
+    lines = {ln.get_label(): ln for ln in drawn[0].axes[0].get_lines()}
+    fit = next(ln for label, ln in lines.items() if label.startswith("finite-step"))
+    np.testing.assert_allclose(fit.get_ydata(), [r["fit"] for r in rows])
+    cont = next(ln for label, ln in lines.items() if label.startswith("continuum"))
+    np.testing.assert_allclose(cont.get_ydata(), cont.get_xdata())  # slope sqrt(c)/sqrt(c) = 1 through 0
