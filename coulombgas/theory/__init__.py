@@ -649,3 +649,7 @@ def marchenko_pastur(ratio, sigma=1.0):
 from ._soft_spin import SOFT_SPIN_CRITICAL_VARIANCE, soft_spin  # noqa: E402
 
 __all__ += ["soft_spin", "SOFT_SPIN_CRITICAL_VARIANCE"]
+
+from .rbm_levels import RBMLevelShifts, rbm_level_shifts  # noqa: E402  (papers 1-3's RBM levels at finite T)
+
+__all__ += ["rbm_level_shifts", "RBMLevelShifts"]

@@ -663,11 +663,12 @@ class PhaseCriterion:
 
 
 def phase_criterion(estimate: DriftNoise, *, weights: str = "variance") -> PhaseCriterion:
-    """Paper 4's ordered/high-temperature criterion: drift spread versus Coulomb-weighted noise.
+    """A drift-spread versus Coulomb-weighted-noise diagnostic of any harvest (not paper 4's criterion).
 
-    *(reconstructed: paper 4, arXiv:2509.01349, is public only as an abstract; this is
-    the natural reading of "comparing the drift spread with the Coulomb-weighted noise,
-    both computed from per-sample gradients of X in its eigenbasis", SCIENCE.md §6.)*
+    *(An early reconstruction of paper 4's criterion, arXiv:2509.01349, before its authors'
+    notebook was read. It is kept as a general diagnostic; its threshold 1 labels paper 4's
+    high-temperature phase "ordered" (measured ratios 2.5–4). For the authors' criterion use
+    :func:`coulombgas.training.phase_boundary.criterion_terms`.)*
     Both sides are per-update eigenvalue velocities from the SDE of the module docstring:
 
         Δ = std_i(α K_i),      Γ = mean_i (α²/|B|) Σ_{j≠i} c_ij / |x_i − x_j|,
