@@ -250,6 +250,13 @@ def fit_dyson_index(x, *, statistic: str = "ratio", error: str = "jackknife", so
     complex Wishart 200×200        2    1.929 ± 0.014   1.975 ± 0.014
     ============================  ===  ==============  ==============
 
+    Errors are calibrated: 60 independent fits of 20 whole n = 100 GβE spectra each
+    scatter by 0.043, 0.084, 0.148 at β = 0.5, 1.5, 3 against a mean jackknife error of
+    0.046, 0.086, 0.148 (``"fisher"``, which ignores the correlation of neighbouring
+    ratios: 0.036, 0.067, 0.115), and their mean is β within its error. A single spectrum
+    of 400 levels adds the small-sample bias of a nonlinear estimator, +0.00 to +0.05
+    (≈ 0.2 of its error).
+
     Square W (q = 1) has a hard edge at 0, where the density ∝ 1/√λ varies over many
     levels: β̂ is low by 0.02–0.035 at 200×200 (dropping the 40 smallest levels: 0.983
     ± 0.011), 0.018 ± 0.013 at 500×500 (shrinking like 1/n).
