@@ -163,7 +163,7 @@ def test_random_matrix_columns_of_pure_and_spiked_wishart():
     assert row["outliers"] == 1 and row["outlier_tw_p"][0] < 1e-6
     assert row["mp_sigma_now"] == pytest.approx(sigma, rel=0.05)
     assert isinstance(row["delta3"], float) and isinstance(row["sff"], float)
-    assert 0.5 < row["beta_fit"] < 1.6  # GOE-like level repulsion of the Wishart bulk (β = 1), with the fit's bias
+    assert 0.5 < row["beta_fit"] < 1.6  # GOE-like level repulsion of the Wishart bulk (β = 1), one matrix
 
 
 def test_a_record_interval_longer_than_the_run_is_refused_or_reported():
