@@ -40,7 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate
-from ._checks import checked_law, finite_real, index_groups, interval_pair, pooled_samples, real_spectrum
+from ._checks import (bulk_interval, checked_law, finite_real, index_groups, interval_pair, pooled_samples,
+                      real_spectrum)
 from ._dyson import DysonFit, fit_dyson_index
 from ._mp_fit import MarchenkoPasturFit, fit_marchenko_pastur
 from ._rigidity import FormFactor, Rigidity, spectral_form_factor, spectral_rigidity
@@ -387,18 +388,7 @@ def number_variance(x, L, *, bulk=0.5, windows: int = 256) -> NumberVariance:
     if np.any(L <= 0):
         raise ValueError(f"`L` must be > 0, got minimum {L.min():g}")
     windows = _validate.integer("windows", windows, minimum=1)
-    if np.ndim(bulk) == 0:
-        fraction = _validate.positive("bulk", bulk)
-        if fraction > 1:
-            raise ValueError(f"`bulk` must be a fraction in (0, 1] or a pair (lo, hi), got {fraction:g}")
-        centre, half = 0.5 * (x.min() + x.max()), 0.5 * fraction * (x.max() - x.min())
-        lo, hi = centre - half, centre + half
-    else:
-        lo, hi = interval_pair("bulk", bulk)
-        # A window outside the levels counts nothing: variance 0, silently wrong (issue 18).
-        if lo < x.min() or hi > x.max():
-            raise ValueError(f"`bulk` must lie within the levels' range [{x.min():g}, {x.max():g}], "
-                             f"got ({lo:g}, {hi:g})")
+    lo, hi = bulk_interval(x, bulk)
     if not np.isfinite(hi - lo):
         raise ValueError("`x` spans more than the largest float (~1.8e308); rescale the levels")
     # counts (spectra, k, windows) as int64 and float64, starts/ends, squares.

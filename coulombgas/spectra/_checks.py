@@ -85,6 +85,23 @@ def interval_pair(name: str, value) -> tuple[float, float]:
     return float(arr[0]), float(arr[1])
 
 
+def bulk_interval(x: np.ndarray, bulk) -> tuple[float, float]:
+    """[lo, hi] of the levels ``x`` a window statistic uses: a central fraction ``bulk`` of their
+    range, or a given pair (lo, hi) inside it (a window outside the levels counts nothing:
+    variance 0, silently wrong)."""
+    if np.ndim(bulk) == 0:
+        fraction = _validate.positive("bulk", bulk)
+        if fraction > 1:
+            raise ValueError(f"`bulk` must be a fraction in (0, 1] or a pair (lo, hi), got {fraction:g}")
+        centre, half = 0.5 * (x.min() + x.max()), 0.5 * fraction * (x.max() - x.min())
+        return centre - half, centre + half
+    lo, hi = interval_pair("bulk", bulk)
+    if lo < x.min() or hi > x.max():
+        raise ValueError(f"`bulk` must lie within the levels' range [{x.min():g}, {x.max():g}], "
+                         f"got ({lo:g}, {hi:g})")
+    return lo, hi
+
+
 def index_groups(groups, n: int) -> list[np.ndarray]:
     """Validate ``groups``: index sequences of length >= 2 into an axis of length n."""
     msg = ("`groups` must be a non-empty sequence of index sequences, each with at least "

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate
-from ._checks import finite_real, interval_pair, real_spectrum
+from ._checks import bulk_interval, finite_real, real_spectrum
 
 __all__ = ["spectral_rigidity", "spectral_form_factor", "Rigidity", "FormFactor"]
 
@@ -45,17 +45,7 @@ class FormFactor:
 
 def _bulk(x: np.ndarray, bulk) -> tuple[float, float]:
     """[lo, hi]: a central fraction of the pooled range, or a given pair inside it."""
-    if np.ndim(bulk) == 0:
-        fraction = _validate.positive("bulk", bulk)
-        if fraction > 1:
-            raise ValueError(f"`bulk` must be a fraction in (0, 1] or a pair (lo, hi), got {fraction:g}")
-        centre, half = 0.5 * (x.min() + x.max()), 0.5 * fraction * (x.max() - x.min())
-        lo, hi = centre - half, centre + half
-    else:
-        lo, hi = interval_pair("bulk", bulk)
-        if lo < x.min() or hi > x.max():
-            raise ValueError(f"`bulk` must lie within the levels' range [{x.min():g}, {x.max():g}], "
-                             f"got ({lo:g}, {hi:g})")
+    lo, hi = bulk_interval(x, bulk)
     # Unfolded levels have unit mean spacing: a span beyond 1e12 is not an unfolded spectrum,
     # and the phases 2πτx and the squares x² of the window sums would lose every digit.
     if not np.ptp(x) <= 1e12:
