@@ -365,3 +365,24 @@ def test_protocols_are_bit_identical_with_a_cold_and_a_warm_cache(tmp_path):
     assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:]
     assert len(runs[0].stdout.split()[-1]) == 64
     assert runs[0].stdout.split()[-1] == runs[1].stdout.split()[-1]
+
+
+def test_paper1_example_runs_at_a_tiny_size(tmp_path, capsys):
+    """examples/paper1_teacher_student.py end to end (24 seeds, 300 updates): every setting printed."""
+    import importlib.util
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "paper1_teacher_student.py")
+    spec = importlib.util.spec_from_file_location("paper1_teacher_student_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--models", "24", "--steps", "300", "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [len(v) for v in summary["scans"].values()] == [6, 5, 5]
+    assert summary["protocol"]["data_seed"] == ts.PAPER1["data_seed"]
+    for rows in summary["scans"].values():
+        for r in rows:
+            assert r["models"] == 24 and r["exact_S"] > 0 and np.isfinite(r["z_exact"])
+    assert (tmp_path / "teacher_student.png").stat().st_size > 0
+    assert "exact ⟨S⟩" in capsys.readouterr().out
