@@ -10,7 +10,7 @@ import pytest
 import coulombgas as cg
 from coulombgas.training import exact
 
-from stats import assert_z
+from stats import assert_two_sample, assert_z
 
 
 def _reference(x, idx, lr, Wt, Z, eps, init_std, per_step, label=0.0):
@@ -173,6 +173,12 @@ def test_exact_law_matches_training_with_shared_data(shared_run):
     assert_z(S.mean(), m[0], math.hypot(S.std(ddof=1) / math.sqrt(len(S)), e[0]))
     q = _whitened(h.weights[:, -1], law)
     assert_z(q.mean(), 4.0, math.sqrt(8.0 / len(q)))
+    # The whole spacing law (KS, two samples), σ = (⟨S²⟩/4)^{1/2} and the mode means.
+    assert_two_sample(S, law.spacings[:, 0])
+    S2 = S**2 / 4
+    assert_z(S2.mean(), law.sigma()[0] ** 2, S2.std(ddof=1) / math.sqrt(len(S2)))
+    for k in range(2):
+        assert_z(sv[:, k].mean(), law.mode_means()[k], sv[:, k].std(ddof=1) / math.sqrt(len(sv)))
     # The continuum prediction is off by several standard errors here (α = 0.3).
     c = exact.continuum_mean_spacing(0.3, 16, 0.1)
     assert abs(S.mean() - c) / (S.std(ddof=1) / math.sqrt(len(S))) > 6
