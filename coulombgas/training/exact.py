@@ -428,7 +428,8 @@ def predict(source, *, steps="harvest", position=None, datasets: int = 64, order
     datasets : int >= 1
         Datasets averaged over when each model draws its own (ignored with shared data).
     orders : int >= 1
-        Schedules averaged over for a random batch order (ignored in order).
+        Schedules averaged over for a random batch order with shared data (ignored in order; with
+        a dataset per model each dataset gets one schedule of its own, as each model does).
     samples : int >= 1000
         Gaussian draws for the spectrum's law (split evenly over the components).
     seed : int >= 0
@@ -460,7 +461,9 @@ def predict(source, *, steps="harvest", position=None, datasets: int = 64, order
     data_rng, order_rng, draw_rng = (np.random.Generator(np.random.PCG64(s)) for s in root.spawn(3))
     shared = params.get("data_seed") is not None
     xs = [_shared_x(params, size, n)] if shared else [data_rng.standard_normal((size, n)) for _ in range(datasets)]
-    k_orders = 1 if order == "in-order" else orders
+    # With a dataset per model each model also has its own schedule: one sampled schedule per dataset is
+    # a sample of the joint law, so the mixture needs no product of the two.
+    k_orders = 1 if order == "in-order" or not shared else orders
     means, covs, owner, radius = [], [], [], 0.0
     for d, x in enumerate(xs):
         for _ in range(k_orders):
