@@ -8,7 +8,9 @@ degenerate pair fluctuate with different widths σ₁ ≠ σ₂. Prints and draw
   of the two hidden-layer modes (F-test of equality), and the one-point density of the pair
   against the exact two-component ρ(x) (σ₁ ≠ σ₂) and the equal-σ form, with the likelihood
   ratio between them;
-* n = 10 with four doubly degenerate pairs: the spacing within each pair against the surmise.
+* n = 10 with four doubly degenerate pairs: the spacing within each pair against the surmise;
+* for n = 2, ⟨S⟩ of the pair beside the exact finite-α law of the linear model
+  (:mod:`coulombgas.training.exact`, averaged over datasets: each model draws its own).
 
     python examples/poster_hidden_layer.py            # 1,000 models (~1 min)
     python examples/poster_hidden_layer.py --full     # 3,000 models, n = 10 with 3,000 models
@@ -30,6 +32,7 @@ import scipy.stats  # noqa: E402
 
 import coulombgas as cg  # noqa: E402
 from coulombgas import spectra, theory  # noqa: E402
+from coulombgas.training import exact  # noqa: E402
 
 hl = importlib.import_module("coulombgas.training.hidden_layer")
 
@@ -53,7 +56,11 @@ def two_mode(args, Z, seed):
     one = spectra.fit_density(x, lambda x, s: theory.two_mode_density(s, s).pdf(x), [sd], bounds=[(1e-9, None)],
                               blocks=20)
     lr_stat = 2 * (one.nll - two.nll) * two.samples
-    return {"Z": "identity" if isinstance(Z, str) and Z == "identity" else "random", "z": z.tolist(),
+    law = exact.predict(h, datasets=64, samples=100_000, seed=seed)
+    m_ex, e_ex = law.mean_spacing("eigenvalues")
+    return {"mean_S": float(S.mean()), "mean_S_err": float(S.std(ddof=1) / np.sqrt(len(S))),
+            "exact_S": float(m_ex[0]), "exact_S_err": float(e_ex[0]),
+            "Z": "identity" if isinstance(Z, str) and Z == "identity" else "random", "z": z.tolist(),
             "surmise_ks_p": surmise.pvalue, "mode_std": [float(a.std(ddof=1)), float(b.std(ddof=1))],
             "F": float(F), "F_test_p_equal_widths": float(p_equal),
             "sigma_two_component": sorted(two.params.tolist()), "sigma_errors": two.errors.tolist(),
@@ -77,7 +84,8 @@ def main(argv=None):
               f"{r['mode_std'][0]:.4f}, {r['mode_std'][1]:.4f} (F = {r['F']:.2f}, p(equal) = "
               f"{r['F_test_p_equal_widths']:.2g}); σ₁, σ₂ = {r['sigma_two_component'][0]:.4f}, "
               f"{r['sigma_two_component'][1]:.4f} vs equal σ = {r['sigma_equal']:.4f}; "
-              f"2Δlog L = {r['likelihood_ratio']:.1f} → {verdict}")
+              f"2Δlog L = {r['likelihood_ratio']:.1f} → {verdict}; ⟨S⟩ = {r['mean_S']:.5f} ± {r['mean_S_err']:.5f}"
+              f" vs exact finite-α law {r['exact_S']:.5f} ± {r['exact_S_err']:.5f}")
 
     h10 = cg.training.hidden_layer_teacher_student(n=10, Z="random", models=args.models if args.full else 600,
                                                    steps=5000, record_every=5000, seed=args.seed + 2,

@@ -235,6 +235,13 @@ def teacher():
                                     eps=0.3)}.items():
         extra = {"block_models": 2} if name == "blocks" else {}
         res[name] = compare(gpu.teacher_student_cuda(**kw, **extra), teacher_student(**kw))
+    # Protocols (issue 15): the in-kernel xoshiro stream draws the same orders and noise on both devices.
+    for name, kw in {"shared_reshuffle_per_step": dict(models=4, steps=12, record_every=4, batch_size=3,
+                                                       epoch_batches=4, seed=5, data_seed=2, batch_order="reshuffle",
+                                                       noise_draw="per-step"),
+                     "with_replacement": dict(models=3, steps=10, record_every=5, batch_size=3, epoch_batches=4,
+                                              seed=6, batch_order="with-replacement", eps=0.3)}.items():
+        res[name] = compare(teacher_student(device="cuda", **kw), teacher_student(**kw))
     return res
 
 @check
@@ -389,7 +396,7 @@ def test_rng_is_numbas_xoroshiro_with_exact_normals(sim):
     assert_z(np.corrcoef(even, odd)[0, 1], 0.0, 1.0 / math.sqrt(len(even)))
 
 
-@pytest.mark.parametrize("name", ["plain", "diverging", "blocks"])
+@pytest.mark.parametrize("name", ["plain", "diverging", "blocks", "shared_reshuffle_per_step", "with_replacement"])
 def test_teacher_student_matches_cpu(sim, name):
     r = _result(sim, "teacher")[name]
     _same_harvest(r)

@@ -148,3 +148,46 @@ def test_every_model_runs_end_to_end(model, argv, tmp_path):
         assert os.path.getsize(out / name) > 0, name
     if model == "phase-network":
         assert sum(summary["regimes"].values()) == 20
+
+
+def test_linear_model_rows_exact_and_continuum(report_dir):
+    """The teacher–student report shows ⟨S⟩ against the exact finite-α law and the continuum one, each with z."""
+    from coulombgas.training import exact
+
+    summary = json.loads((report_dir / "summary.json").read_text())
+    h = Harvest.load(report_dir / "harvest.npz")
+    checks = {c["check"]: c for c in summary["checks"]}
+    sv = h.final("singular_values")
+    S = sv[:, 1] - sv[:, 0]
+    se = S.std(ddof=1) / math.sqrt(S.size)
+    row = checks["⟨S⟩ of pair (0,1) (singular values): exact finite-α law"]
+    law = exact.predict(h, datasets=64, orders=16, samples=200_000, seed=2)
+    m, e = law.mean_spacing()
+    assert row["measured"] == [pytest.approx(S.mean(), rel=1e-12)]
+    assert row["predicted"] == [pytest.approx(m[0], rel=1e-12)]
+    assert row["statistic"] == pytest.approx((S.mean() - m[0]) / math.hypot(se, e[0]), rel=1e-9)
+    cont = checks["⟨S⟩ of pair (0,1) (singular values): continuum √(π α ε²/|B|)"]
+    c = math.sqrt(math.pi * h.lr * h.params["eps"] ** 2 / h.batch_size)
+    assert cont["predicted"] == [pytest.approx(c, rel=1e-12)]
+    assert cont["statistic"] == pytest.approx((S.mean() - c) / se, rel=1e-9)  # a dataset per model: no disorder term
+    assert not any("over datasets" in name for name in checks)
+
+
+def test_shared_data_report_predicts_and_measures_the_dataset_spread():
+    r = cg.compare("teacher-student", models=60, steps=600, record_every=50, scan=False, progress=False, seed=1,
+                   data_seed=4, datasets=3, lr=0.3)
+    checks = {c["check"]: c for c in r.checks}
+    spread = checks["spread of ⟨S⟩ of pair (0,1) over datasets (shared data)"]
+    sweep = r.summary["exact"]["dataset_sweep"]
+    assert [s["data_seed"] for s in sweep] == [5, 6, 7]
+    means = np.array([s["mean_S"][0] for s in sweep])
+    errs = np.array([s["mean_S_err"][0] for s in sweep])
+    assert spread["measured"] == pytest.approx(math.sqrt(max(np.var(means, ddof=1) - np.mean(errs**2), 0.0)))
+    predicted = r.summary["exact"]["dataset_spread_predicted"][0]
+    assert spread["predicted"] == pytest.approx(predicted) and predicted > 0
+    # The continuum's z carries the disorder; the exact law's (this dataset's) does not.
+    cont = checks["⟨S⟩ of pair (0,1) (singular values): continuum √(π α ε²/|B|)"]
+    m, se = cont["measured"], cont["error"]
+    assert cont["statistic"] == pytest.approx((m - cont["predicted"]) / math.hypot(se, predicted), rel=1e-9)
+    with pytest.raises(ValueError, match="datasets"):
+        cg.compare("teacher-student", models=60, steps=600, datasets=-1)

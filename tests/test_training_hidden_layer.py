@@ -370,3 +370,58 @@ def test_n10_degenerate_pairs_follow_the_wigner_surmise(slow_scale):
     s = spectra.normalized_spacings(h.final(), groups=groups, separate=True)
     for k in range(len(groups)):
         assert_ks(s[:, k], theory.wigner_surmise(1), alpha=LEVEL / len(groups))
+
+
+# --------------------------------------------------------------------------- protocols (issue 15)
+
+@pytest.mark.parametrize("protocol", [
+    {"data_seed": 3}, {"batch_order": "reshuffle"}, {"batch_order": "with-replacement"}, {"noise_draw": "per-step"},
+    {"data_seed": 2, "batch_order": "reshuffle", "noise_draw": "per-step"},
+])
+def test_protocols_reproduce_paper1_teacher_student(protocol):
+    """n = 2, Z = 1, injected noise: the same streams as teacher_student under every protocol."""
+    kw = dict(models=5, steps=300, record_every=50, seed=3, epoch_batches=7, batch_size=8, eps=0.08, **protocol)
+    a = train(**kw, progress=False)
+    b = teacher_student(**kw, progress=False)
+    np.testing.assert_allclose(a.weights, b.weights, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-12)
+    assert {k: a.params[k] for k in protocol} == {k: b.params[k] for k in protocol}
+
+
+@pytest.mark.parametrize("noise", ["injected", "label"])
+def test_records_do_not_change_the_stream_under_random_protocols(noise):
+    kw = dict(n=3, Z="random", noise=noise, batch_order="with-replacement", noise_draw="per-step", steps=60)
+    a, b = _small(record_every=7, **kw), _small(record_every=60, **kw)
+    np.testing.assert_array_equal(a.weights[:, -1], b.weights[:, -1])
+    W, G = hl.per_sample_gradients(a, samples=4)
+    assert G.shape == (6, 4, 3, 3) and np.all(np.isfinite(G))
+
+
+@pytest.mark.parametrize("noise, protocol", [
+    ("injected", {"data_seed": 1}), ("label", {"data_seed": 1, "noise_draw": "per-step"}),
+    ("injected", {"data_seed": 1, "batch_order": "reshuffle"}),
+])
+def test_exact_law_matches_training(noise, protocol):
+    """The exact law of :mod:`coulombgas.training.exact` for n = 3 with a random Z: the whitened weights
+    ‖Σ^{-1/2}(w − μ)‖² average n² = 9 (std √18 per model) within 4 standard errors."""
+    from coulombgas.training import exact
+
+    h = train(n=3, Z="random", noise=noise, lr=0.2, batch_size=8, epoch_batches=12, models=3000, steps=400,
+              record_every=400, seed=4, progress=False, **protocol)
+    law = exact.predict(h, orders=32, samples=2000)
+    W = h.weights[:, -1].reshape(h.models, -1)
+    # One Gaussian in order; for a random order the mixture's mean and covariance (whose q is not χ²
+    # but still averages n² exactly), with the error from the measured spread of q.
+    mean = law.means.mean(axis=0)
+    cov = law.covs.mean(axis=0) + np.cov(law.means.T, bias=True) if len(law.means) > 1 else law.covs[0]
+    w, U = np.linalg.eigh(cov)
+    z = (W - mean) @ U / np.sqrt(w)
+    q = (z**2).sum(axis=1)
+    assert_z(q.mean(), 9.0, np.sqrt(18.0 / len(q)) if len(law.means) == 1 else q.std(ddof=1) / np.sqrt(len(q)))
+
+
+@pytest.mark.parametrize("kwargs, name", [({"batch_order": "sorted"}, "batch_order"),
+                                          ({"noise_draw": "always"}, "noise_draw"), ({"data_seed": -3}, "data_seed")])
+def test_bad_protocol_names_the_option(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        _small(**kwargs)

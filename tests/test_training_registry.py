@@ -83,3 +83,13 @@ def test_no_model_module_imports_the_registry_or_the_package():
     drift = ast.parse((PACKAGE / "training" / "drift_noise.py").read_text())
     froms = {(n.level, n.module) for n in ast.walk(drift) if isinstance(n, ast.ImportFrom)}
     assert (1, "registry") in froms and (1, None) not in froms  # the registry, never the package __init__
+
+
+def test_protocol_options_are_parameters_checked_before_any_work():
+    _, _, kwargs, _ = registry.check_params("teacher-student", {"data_seed": 3, "batch_order": "reshuffle",
+                                                                "noise_draw": "per-step"})
+    assert kwargs == {"data_seed": 3, "batch_order": "reshuffle", "noise_draw": "per-step"}
+    for bad, name in (({"batch_order": "random"}, "batch_order"), ({"noise_draw": "x"}, "noise_draw"),
+                      ({"data_seed": -2}, "data_seed")):
+        with pytest.raises(ValueError, match=name):
+            registry.check_params("teacher-student", bad)

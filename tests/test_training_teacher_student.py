@@ -216,3 +216,173 @@ def test_spectra_of_pads_and_orders():
     np.testing.assert_allclose(ev, np.linalg.eigvalsh(W @ W.T), rtol=1e-12)
     with pytest.raises(ValueError, match="gram"):
         cg.training.spectra_of(W, "XX")
+
+
+# -- protocols (issue 15) ---------------------------------------------------------------------------
+
+def _protocol_reference(h, steps):
+    """Plain NumPy replay of any protocol: the batch order and per-step noise drawn from a copy of each
+    model's xoshiro256++ state with the stream's own uniform/normal (module docstring's order)."""
+    from coulombgas import _prng
+
+    data, state = cg.training._loop.replay_init(ts.init, h)
+    p = h.params
+    bs, size = p["batch_size"], p["batch_size"] * p["epoch_batches"]
+    nb = size // bs
+    order, draw = p.get("batch_order", "in-order"), p.get("noise_draw", "per-sample")
+    W = state["W"].copy()
+    out = np.empty_like(W)
+    for m in range(len(W)):
+        x = data["x"][0 if len(data["x"]) == 1 else m]
+        s = state["rng"][m].copy() if "rng" in state else None
+        perm = np.arange(size)
+        w = W[m]
+        for step in range(steps):
+            if order == "in-order":
+                idx = (step % nb) * bs + np.arange(bs)
+            elif order == "reshuffle":
+                if step % nb == 0:
+                    for i in range(size - 1, 0, -1):
+                        j = int(_prng.uniform(s) * (i + 1))
+                        perm[i], perm[j] = perm[j], perm[i]
+                idx = perm[(step % nb) * bs + np.arange(bs)]
+            else:
+                idx = np.array([int(_prng.uniform(s) * size) for _ in range(bs)])
+            if draw == "per-step":
+                a = np.array([[_prng.normal(s, _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F, _prng.ZIG_R) for _ in range(3)]
+                              for _ in range(bs)]) * np.array([np.sqrt(2), np.sqrt(2), 1.0]) * p["eps"]
+            else:
+                a = data["a"][m, idx]
+            A = np.stack([np.stack([a[:, 0], a[:, 2]], -1), np.stack([a[:, 2], a[:, 1]], -1)], -2)
+            xb = x[idx]
+            grad = np.einsum("ij,nj,nk->nik", p["teacher"] * np.eye(2) - w, xb, xb) + A
+            w = w + p["lr"] * grad.mean(axis=0)
+        out[m] = w
+    return out
+
+
+@pytest.mark.parametrize("protocol", [
+    {"data_seed": 4}, {"batch_order": "reshuffle"}, {"batch_order": "with-replacement"},
+    {"noise_draw": "per-step"}, {"data_seed": np.random.SeedSequence(9), "batch_order": "reshuffle",
+                                 "noise_draw": "per-step"},
+])
+def test_protocols_match_a_numpy_replay(protocol):
+    h = cg.training.teacher_student(models=4, steps=83, record_every=20, seed=2, batch_size=3, epoch_batches=7,
+                                    progress=False, **protocol)
+    np.testing.assert_allclose(h.weights[:, -1], _protocol_reference(h, 83), rtol=1e-12, atol=1e-13)
+    for key in protocol:
+        assert key in h.params
+    # Records (loss-only passes) do not change the stream: another record spacing, the same weights.
+    other = cg.training.teacher_student(models=4, steps=83, record_every=83, seed=2, batch_size=3, epoch_batches=7,
+                                        progress=False, **protocol)
+    np.testing.assert_array_equal(other.weights[:, -1], h.weights[:, -1])
+
+
+def test_default_protocol_records_nothing_new_and_shared_data_is_shared():
+    h = cg.training.teacher_student(models=3, steps=20, record_every=10, seed=1, progress=False)
+    assert not {"data_seed", "batch_order", "noise_draw"} & set(h.params)
+    s = cg.training.teacher_student(models=3, steps=20, record_every=10, seed=1, data_seed=5, progress=False)
+    data, _ = cg.training._loop.replay_init(ts.init, s)
+    assert data["x"].shape == (1, 16 * 500, 2)
+    np.testing.assert_array_equal(data["x"][0], ts.shared_dataset(5, 16 * 500))
+    # W(0) comes first in every model's stream: the same initial weights as with per-model data.
+    np.testing.assert_array_equal(s.weights[:, 0], h.weights[:, 0])
+    assert not np.array_equal(s.weights[:, -1], h.weights[:, -1])
+    # Per-sample gradients see the shared dataset.
+    W, G = ts.per_sample_gradients(s, samples=4)
+    assert G.shape == (3, 4, 2, 2)
+    x = data["x"][0, :4]
+    a = data["a"][:, :4]
+    expect = np.einsum("mij,nj,nk->mnik", W - 2 * np.eye(2), x, x)
+    expect[..., 0, 0] -= a[..., 0]
+    expect[..., 1, 1] -= a[..., 1]
+    expect[..., 0, 1] -= a[..., 2]
+    expect[..., 1, 0] -= a[..., 2]
+    np.testing.assert_allclose(G, expect, rtol=1e-12, atol=1e-15)
+
+
+def test_protocol_resume_is_exact_and_other_options_are_refused(tmp_path):
+    path = tmp_path / "ts.h5"
+    kw = dict(models=7, steps=300, record_every=30, seed=3, batch_size=4, epoch_batches=9,
+              batch_order="reshuffle", noise_draw="per-step")
+    full = cg.training.teacher_student(progress=False, **kw)
+    params, *_ = ts.validated(**{k: v for k, v in {**full.params}.items()
+                                 if k not in ("steps", "record_every", "models")}, models=7, steps=300,
+                              record_every=30)
+    calls = {"n": 0}
+
+    def flaky(data, state, gens, n_steps, p):
+        calls["n"] += 1
+        if calls["n"] == 14:
+            raise KeyboardInterrupt
+        return ts.advance(data, state, gens, n_steps, p)
+
+    with pytest.raises(KeyboardInterrupt):
+        cg.training._loop.run_ensemble(ts.init, flaky, ts.GRAM, params, models=7, steps=300, record_every=30,
+                                       seed=3, name="teacher-student", block_models=4, out=path, progress=False)
+    with pytest.raises(ValueError, match="different run"):
+        cg.training.teacher_student(progress=False, out=path, resume=True, **{**kw, "batch_order": "in-order"})
+    done = cg.training._loop.run_ensemble(ts.init, ts.advance, ts.GRAM, params, models=7, steps=300,
+                                          record_every=30, seed=3, name="teacher-student", block_models=4, out=path,
+                                          resume=True, progress=False)
+    for field in ("eigenvalues", "loss", "weights"):
+        np.testing.assert_array_equal(getattr(done, field), getattr(full, field))
+
+
+@pytest.mark.parametrize("kwargs, name, error", [
+    ({"batch_order": "shuffled"}, "batch_order", ValueError), ({"noise_draw": "fresh"}, "noise_draw", ValueError),
+    ({"data_seed": -1}, "data_seed", ValueError), ({"data_seed": "a"}, "data_seed", TypeError),
+    ({"data_seed": 1.5}, "data_seed", TypeError), ({"data_seed": {"entropy": 1}}, "data_seed", ValueError),
+])
+def test_bad_protocol_names_the_option(kwargs, name, error):
+    with pytest.raises(error, match=name):
+        cg.training.teacher_student(models=2, steps=10, record_every=5, **kwargs)
+
+
+def test_paper1_protocol_is_shared_in_order_per_sample():
+    assert ts.PAPER1["data_seed"] is not None
+    assert ts.PAPER1["batch_order"] == "in-order" and ts.PAPER1["noise_draw"] == "per-sample"
+    h = cg.training.teacher_student(**{**ts.PAPER1, "models": 3, "steps": 10, "record_every": 5}, progress=False)
+    assert h.params["data_seed"] == ts.PAPER1["data_seed"] and h.params["epoch_batches"] == 500
+
+
+def test_protocols_are_bit_identical_with_a_cold_and_a_warm_cache(tmp_path):
+    """The kernels with the in-kernel stream give the same bytes compiled afresh and loaded from the cache."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import hashlib, coulombgas as cg\n"
+              "h = cg.training.teacher_student(models=5, steps=60, record_every=30, seed=1, batch_size=3, "
+              "epoch_batches=5, batch_order='reshuffle', noise_draw='per-step', data_seed=2, progress=False)\n"
+              "g = cg.training.teacher_student(models=5, steps=60, record_every=30, seed=1, batch_size=3, "
+              "epoch_batches=5, batch_order='with-replacement', progress=False)\n"
+              "print(hashlib.sha256(h.weights.tobytes() + g.weights.tobytes()).hexdigest())\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("NUMBA_DISABLE_JIT", None)
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:]
+    assert len(runs[0].stdout.split()[-1]) == 64
+    assert runs[0].stdout.split()[-1] == runs[1].stdout.split()[-1]
+
+
+def test_paper1_example_runs_at_a_tiny_size(tmp_path, capsys):
+    """examples/paper1_teacher_student.py end to end (24 seeds, 300 updates): every setting printed."""
+    import importlib.util
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "paper1_teacher_student.py")
+    spec = importlib.util.spec_from_file_location("paper1_teacher_student_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--models", "24", "--steps", "300", "--out", str(tmp_path)])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [len(v) for v in summary["scans"].values()] == [6, 5, 5]
+    assert summary["protocol"]["data_seed"] == ts.PAPER1["data_seed"]
+    for rows in summary["scans"].values():
+        for r in rows:
+            assert r["models"] == 24 and r["exact_S"] > 0 and np.isfinite(r["z_exact"])
+    assert (tmp_path / "teacher_student.png").stat().st_size > 0
+    assert "exact ⟨S⟩" in capsys.readouterr().out

@@ -55,54 +55,79 @@ def teacher_student_kernel(update):
     """One thread per model running ``update`` (the model's per-model body, compiled for the device).
 
     ``update`` is :func:`coulombgas.training.teacher_student.update_model`, handed over by the
-    model (this module does not import it): x (S, 2, models), a (S, 3, models) and W (4, models)
-    are stored with the model fastest, so that the threads' loads coalesce, and each thread
-    passes its model's strided views.
+    model (this module does not import it): x (S, 2, models or 1 when shared), a (S, 3, models),
+    W (4, models) and the protocol's stream arrays rng (4, models), order (L, models) are stored
+    with the model fastest, so that the threads' loads coalesce, and each thread passes its
+    model's strided views. The in-kernel stream (batch order, per-step noise) is the
+    xoshiro256++/ziggurat of :mod:`coulombgas._prng`, so the device draws what the CPU draws.
     """
     _load()
     body = device.device_twin(update)
 
     @cuda.jit
-    def kernel(x, a, W, step, diverged, loss_out, n_steps, lr, bs, teacher, limit):
+    def kernel(x, a, W, step, diverged, loss_out, n_steps, lr, bs, teacher, limit, mode, per_step, scale_diag,
+               scale_off, rng, order, order_at, zw, zk, zf, zr):
         m = cuda.grid(1)
         if m >= W.shape[1]:
             return
         if diverged[m] != 0:
             loss_out[m] = math.nan
             return
-        w11, w12, w21, w22, total, st, flag = body(x[:, :, m], a[:, :, m], W[0, m], W[1, m], W[2, m], W[3, m],
-                                                   step[m], n_steps, lr, bs, teacher, limit)
+        xm = x[:, :, 0] if x.shape[2] == 1 else x[:, :, m]
+        w11, w12, w21, w22, total, st, flag, at = body(
+            xm, a[:, :, m], W[0, m], W[1, m], W[2, m], W[3, m], step[m], n_steps, lr, bs, teacher, limit, mode,
+            per_step, scale_diag, scale_off, rng[:, m], order[:, m], order_at[m], zw, zk, zf, zr)
         W[0, m] = w11
         W[1, m] = w12
         W[2, m] = w21
         W[3, m] = w22
         step[m] = st
         diverged[m] = flag
+        order_at[m] = at
         loss_out[m] = total / (n_steps if n_steps > 1 else 1) if flag == 0 else math.nan
 
     return kernel
 
 
-def teacher_student_advance(data, state, gens, n_steps, params, *, update):
-    """``advance`` of the teacher–student model on the device; ``update`` is the model's per-model body."""
+def teacher_student_advance(data, state, gens, n_steps, params, *, update, protocol=None):
+    """``advance`` of the teacher–student model on the device; ``update`` is the model's per-model body.
+
+    ``protocol`` is ``(mode, per_step, rng, order, order_at)`` from the model's
+    ``kernel_args`` (batch-order code, per-step noise flag, and each model's stream arrays,
+    updated in place); None: in order, noise per sample.
+    """
     _load()
     dev = data.get("device")
     if dev is None:  # the block's dataset goes to the device once, sample-major with the model fastest
         dev = {"x": cuda.to_device(np.ascontiguousarray(data["x"].transpose(1, 2, 0))),
-               "a": cuda.to_device(np.ascontiguousarray(data["a"].transpose(1, 2, 0)))}
+               "a": cuda.to_device(np.ascontiguousarray(data["a"].transpose(1, 2, 0))),
+               "zw": cuda.to_device(_prng.ZIG_W), "zk": cuda.to_device(_prng.ZIG_K),
+               "zf": cuda.to_device(_prng.ZIG_F)}
         data["device"] = dev
     W = state["W"]
     models = W.shape[0]
+    if protocol is None:
+        protocol = (0, False, np.zeros((models, 4), np.uint64), np.zeros((models, 0), np.int64),
+                    np.zeros(models, np.int64))
+    mode, per_step, rng, order, order_at = protocol
     Wd = cuda.to_device(np.ascontiguousarray(W.reshape(models, 4).T))
+    rngd = cuda.to_device(np.ascontiguousarray(rng.T))
+    orderd = cuda.to_device(np.ascontiguousarray(order.T))
+    atd = cuda.to_device(order_at)
     step = cuda.to_device(state["step"])
     div = cuda.to_device(state["diverged"])
     loss = cuda.device_array(models, dtype=np.float64)
     tpb = device.threads(128)
+    eps = float(params["eps"])
     with device.quiet():
         teacher_student_kernel(update)[(models + tpb - 1) // tpb, tpb](
             dev["x"], dev["a"], Wd, step, div, loss, int(n_steps), float(params["lr"]), int(params["batch_size"]),
-            float(params["teacher"]), float(params["divergence_loss"]))
+            float(params["teacher"]), float(params["divergence_loss"]), int(mode), bool(per_step),
+            math.sqrt(2.0) * eps, eps, rngd, orderd, atd, dev["zw"], dev["zk"], dev["zf"], float(_prng.ZIG_R))
         W[...] = Wd.copy_to_host().T.reshape(models, 2, 2)
+        rng[...] = rngd.copy_to_host().T
+        order[...] = orderd.copy_to_host().T
+        order_at[...] = atd.copy_to_host()
         state["step"][...] = step.copy_to_host()
         state["diverged"][...] = div.copy_to_host()
         return loss.copy_to_host()

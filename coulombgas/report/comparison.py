@@ -136,7 +136,7 @@ def check_compare_params(model, params: dict):
 
 
 def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = False, progress: bool = True,
-            scan: bool = True, level: float = 0.01, **params) -> Report:
+            scan: bool = True, level: float = 0.01, datasets: int = 0, **params) -> Report:
     """Train ``model``, build its Coulomb gas, simulate and sample it, and compare (module docstring).
 
     Parameters
@@ -153,6 +153,10 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         Run the small linear-scaling scan (several (α, |B|) settings at reduced size).
     level : float in (0, 1)
         p-value below which a check *differs*.
+    datasets : int >= 0
+        Linear models with shared data (``data_seed``): also train this many other datasets
+        (``data_seed`` + 1, …; at most 400 models each) and measure the spread of ⟨S⟩ over
+        datasets, beside the spread the exact law predicts (0: the prediction only).
     **params
         Parameters of the model's training function (``lr``, ``batch_size``, ``models``,
         ``steps``, ``record_every`` and the model's own); defaults from :data:`MODEL_DEFAULTS`.
@@ -176,6 +180,7 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
             raise ValueError(f"`out` {out!r} exists with other content; choose a new directory or pass force")
     progress = v.flag("progress", progress)
     scan = v.flag("scan", scan)
+    datasets = v.integer("datasets", datasets, minimum=0)
 
     _stage(progress, f"training {kwargs.get('models')} {model} models")
     harvest = func(seed=seed, progress=progress, **kwargs)
@@ -210,6 +215,9 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
             _stage(progress, "spacing and two-mode density checks")
             checks += _check_pairs(harvest, pairs, sim, stationary, gas, level, extra)
         checks += _EXTRA_CHECKS.get(model, lambda h, e: [])(harvest, extra)
+        if model in _LINEAR_MODELS and harvest.weights is not None:
+            _stage(progress, "exact finite-α law of the linear model")
+            checks += _linear_checks(harvest, extra, func, kwargs, datasets, seed, progress)
         scan_rows = []
         if scan and pairs:
             scan_rows = _scaling_scan(func, kwargs, harvest, pairs, seed, progress)
@@ -693,6 +701,120 @@ def _rbm_checks(harvest, extra):
                      "the repulsion from non-degenerate neighbours (theory.rbm_levels); Jensen's inequality "
                      "accounts only for the mean over all levels. Without the shifts (bare fixed point): "
                      f"max |z| = {worst_plain:.3g}{why}"}]
+    return rows
+
+
+#: Models whose SGD map is affine in W: compared with their exact finite-α law (:mod:`coulombgas.training.exact`).
+_LINEAR_MODELS = ("teacher-student", "hidden-layer")
+#: Datasets over which the exact law's dataset spread is predicted (shared data).
+_SPREAD_DATASETS = 32
+
+
+def _sem(x):
+    return float(np.std(x, ddof=1) / math.sqrt(len(x)))
+
+
+def _linear_checks(harvest, extra, func, kwargs, datasets, seed, progress=False):
+    """⟨S⟩ of the singular values against the exact finite-α law and the continuum one, with disorder.
+
+    The exact law (:func:`coulombgas.training.exact.predict`) is that of the harvest's own
+    protocol: with shared data, of its one dataset, so the dataset-to-dataset spread
+    (quenched disorder) does not enter its z; the continuum √(π α ε²/|B|) does not know the
+    dataset, so with shared data its z uses √(se² + spread²), the spread predicted by the
+    exact law over :data:`_SPREAD_DATASETS` datasets (and, with ``datasets`` > 0, measured
+    by training that many other datasets).
+    """
+    from ..training import exact
+
+    p = harvest.params
+    pairs = exact.predict(harvest, samples=1000).pairs
+    if not pairs:
+        return []
+    law = exact.predict(harvest, datasets=64, orders=16, samples=200_000, seed=seed)
+    sv = harvest.final("singular_values")
+    S = np.stack([sv[:, j] - sv[:, i] for i, j in pairs], -1)
+    shared = p.get("data_seed") is not None
+    spread = None
+    if shared:
+        free = {k: val for k, val in p.items() if k != "data_seed"}
+        per = exact.predict(free, steps=int(harvest.steps[-1]), datasets=_SPREAD_DATASETS, orders=4,
+                            samples=20_000 * _SPREAD_DATASETS, seed=seed + 7).dataset_mean_spacing()
+        spread = per.std(axis=0, ddof=1)
+    m_e, e_e = law.mean_spacing()
+    rows, info = [], {"pairs": pairs, "exact_mean_S": m_e, "exact_mean_S_err": e_e, "exact_radius": law.radius,
+                      "dataset_spread_predicted": spread}
+    for k, (i, j) in enumerate(pairs):
+        m, se = float(S[:, k].mean()), _sem(S[:, k])
+        z = _zscore(m, se, float(m_e[k]), float(e_e[k]))
+        rows.append({"check": f"⟨S⟩ of pair ({i},{j}) (singular values): exact finite-α law",
+                     "measured": m, "error": se, "predicted": float(m_e[k]), "statistic_name": "z", "statistic": z,
+                     "verdict": _verdict_z(z),
+                     "note": f"deviation {100 * (m / m_e[k] - 1):+.2f} %; the Gaussian law of W across seeds for this "
+                             f"run's protocol ({_protocol_text(p)}) after {law.steps} updates (training.exact; "
+                             f"Monte Carlo error {e_e[k]:.2g}, one-epoch spectral radius {law.radius:.4g})"
+                             + ("; with shared data it is this dataset's law, so disorder does not enter z"
+                                if shared else "")})
+        if "eps" in p and "Z" not in p:
+            c = exact.continuum_mean_spacing(p["lr"], p["batch_size"], p["eps"])
+            sd = float(spread[k]) if spread is not None else 0.0
+            z = float((m - c) / math.hypot(se, sd))
+            rows.append({"check": f"⟨S⟩ of pair ({i},{j}) (singular values): continuum √(π α ε²/|B|)",
+                         "measured": m, "error": se, "predicted": c, "statistic_name": "z", "statistic": z,
+                         "verdict": _verdict_z(z),
+                         "note": f"deviation {100 * (m / c - 1):+.2f} %; the α → 0 law (paper 1)"
+                                 + (f"; z includes the spread over datasets {sd:.2g} (shared data: quenched disorder)"
+                                    if shared else "")})
+    if shared:
+        info["dataset_spread_predicted"] = spread
+        measured = None
+        if datasets:
+            measured = _dataset_sweep(func, kwargs, harvest, pairs, datasets, seed, progress)
+            info["dataset_sweep"] = measured
+        for k, (i, j) in enumerate(pairs):
+            row = {"check": f"spread of ⟨S⟩ of pair ({i},{j}) over datasets (shared data)", "measured": None,
+                   "error": None, "predicted": float(spread[k]), "statistic_name": "", "statistic": None,
+                   "verdict": "predicted only",
+                   "note": f"sd over {_SPREAD_DATASETS} datasets of the exact law's ⟨S⟩ (quenched disorder of the "
+                           f"ensemble mean: {100 * spread[k] / m_e[k]:.2g} % of ⟨S⟩)"}
+            if measured is not None:
+                means = np.array([r["mean_S"][k] for r in measured])
+                errs = np.array([r["mean_S_err"][k] for r in measured])
+                # The spread of the measured means holds the seeds' standard errors too: subtract them.
+                var = max(float(np.var(means, ddof=1) - np.mean(errs**2)), 0.0)
+                n = len(means)
+                # Standard error of a standard deviation from n values: sd/√(2(n−1)).
+                sd_m = math.sqrt(var)
+                err = math.sqrt(np.var(means, ddof=1)) / math.sqrt(2 * (n - 1))
+                z = (sd_m - float(spread[k])) / err
+                row.update(measured=sd_m, error=err, statistic_name="z", statistic=float(z), verdict=_verdict_z(z),
+                           note=row["note"] + f"; measured over {n} datasets ({measured[0]['models']} models each, "
+                                              "the seeds' standard errors subtracted in quadrature)")
+            rows.append(row)
+    extra["exact"] = info
+    return rows
+
+
+def _protocol_text(p):
+    data = "shared data" if p.get("data_seed") is not None else "a dataset per model"
+    return f"{data}, {p.get('batch_order', 'in-order')}, noise {p.get('noise_draw', 'per-sample')}"
+
+
+def _dataset_sweep(func, kwargs, harvest, pairs, datasets, seed, progress=False):
+    """⟨S⟩ per dataset for ``datasets`` other shared datasets (data_seed + 1, …), at most 400 models each."""
+    p = harvest.params
+    base = p["data_seed"] if isinstance(p["data_seed"], int) else 0
+    small = {**kwargs, "models": min(400, kwargs.get("models", 400)), "record_weights": False}
+    small["record_every"] = small.get("steps", int(harvest.steps[-1]))
+    rows = []
+    bar = _bar(progress, datasets, "compare: datasets")
+    for d in range(datasets):
+        bar.update(1)
+        h = func(seed=seed + 1000 + d, progress=False, **{**small, "data_seed": base + 1 + d})
+        sv = h.final("singular_values")
+        S = np.stack([sv[:, j] - sv[:, i] for i, j in pairs], -1)
+        rows.append({"data_seed": base + 1 + d, "models": h.models, "mean_S": S.mean(axis=0).tolist(),
+                     "mean_S_err": (S.std(axis=0, ddof=1) / math.sqrt(len(S))).tolist()})
+    bar.close()
     return rows
 
 

@@ -4,8 +4,11 @@ A model supplies three things (see ``teacher_student.py`` for one):
 
 ``init(params, gens) -> (data, state)``
     Draw each model's dataset and initial weights from its own stream
-    ``gens[i]`` (one :class:`numpy.random.Generator` per model). ``data`` and
-    ``state`` are dicts of arrays whose first axis is the model;
+    ``gens[i]`` (one :class:`numpy.random.Generator` per model; a dataset shared
+    by every model, e.g. ``data_seed``, comes from its own seed and may have a
+    first axis of 1). ``data`` and ``state`` are dicts of arrays whose first axis
+    is the model; a model's own kernel streams and batch orders live in ``state``
+    (saved with it, so a resumed run continues them);
     ``state["W"]`` is the weight matrix whose spectrum is recorded,
     shape (models, m, k).
 ``advance(data, state, gens, n_steps, params) -> loss``

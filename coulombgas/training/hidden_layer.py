@@ -66,9 +66,20 @@ Defaults (document of choices):
 * α = 0.1, |B| = 16, ε = λ = 0.1, 5000 updates, 3000 models, |B|·500 samples, as
   paper 1.
 
+Protocols (the options of :func:`~coulombgas.training.teacher_student`, the same names and
+meanings): ``data_seed`` (None: a dataset per model; else one input set x shared by every
+model, :func:`~coulombgas.training.teacher_student.shared_dataset` with n columns),
+``batch_order`` ("in-order", "reshuffle", "with-replacement") and ``noise_draw``
+("per-sample": each sample's injected a_s or label noise ξ_s fixed and reused every epoch;
+"per-step": drawn afresh for every sample of every update; with label noise the
+loss of a loss-only pass, at a record, then leaves ξ out). The batch order and the per-step
+noise come from the same in-kernel xoshiro256++ stream as the teacher–student model's, drawn
+in the same order, so for n = 2, Z = 1 the two models agree to rounding under every protocol.
+
 Random streams: model i draws from its own stream, in this order, W(0) (n×n),
-the inputs x (S×n), then either the injected noise (S × n(n+1)/2: the n diagonal
-entries, then the upper triangle row by row) or the label noise ξ (S×n). For
+the inputs x (S×n) unless shared, then either the injected noise (S × n(n+1)/2: the n
+diagonal entries, then the upper triangle row by row) or the label noise ξ (S×n), unless
+drawn per step, then the 4 words of its kernel stream when the protocol needs one. For
 n = 2, Z = 1, W_t = 2·1 and injected noise this is exactly the stream of
 :func:`~coulombgas.training.teacher_student` (the two models then agree to
 rounding; tested). The draws run in a Numba kernel over models that reproduces
@@ -90,12 +101,15 @@ import numba
 import numpy as np
 from numba import prange
 
-from .. import _rng
+from .. import _prng, _rng
 from .. import _validate as v
 from .._jit import njit
 from ._kernels import mean_loss, stop_update
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 from .harvest import coincident_groups
+from .teacher_student import (check_protocol, protocol_of, protocol_params, sample_index,
+                              shared_dataset)
+from .teacher_student import BATCH_ORDERS
 
 __all__ = ["hidden_layer_teacher_student", "per_sample_gradients", "default_teacher", "random_hidden_layer",
            "degenerate_groups", "hidden_modes", "GRAM", "NOISES"]
@@ -180,6 +194,7 @@ def hidden_layer_teacher_student(*, n: int = 2, Z="identity", lr: float = 0.1, b
                                  noise: str = "injected", eps: float | None = None,
                                  label_noise: float | None = None, teacher=None, init_std: float = 0.1,
                                  epoch_batches: int = 500, divergence_loss: float = 100.0, z_seed: int = 0,
+                                 data_seed=None, batch_order: str = "in-order", noise_draw: str = "per-sample",
                                  out=None, resume: bool = False, progress: bool | None = None,
                                  record_weights: bool = True):
     r"""Train an ensemble of the poster's teacher–student models with a fixed hidden layer Z.
@@ -224,6 +239,9 @@ def hidden_layer_teacher_student(*, n: int = 2, Z="identity", lr: float = 0.1, b
         A model whose batch loss exceeds this (or is not finite) is stopped and flagged.
     z_seed : int >= 0
         Seed of ``Z="random"`` (ignored otherwise); independent of ``seed``.
+    data_seed, batch_order, noise_draw
+        The protocol (module docstring): one input set shared by every model, the batch
+        order, and noise fixed per sample or drawn per step.
     out : path, optional
         Stream records to this HDF5 file (``resume=True`` continues an interrupted run).
     progress : bool, optional
@@ -259,6 +277,7 @@ def hidden_layer_teacher_student(*, n: int = 2, Z="identity", lr: float = 0.1, b
     noise = v.one_of("noise", noise, NOISES)
     eps = _noise_scale("eps", eps, noise == "injected", noise)
     label_noise = _noise_scale("label_noise", label_noise, noise == "label", noise)
+    data_seed, batch_order, noise_draw = check_protocol(data_seed, batch_order, noise_draw)
     params = {
         "lr": lr, "batch_size": batch_size, "n": n, "Z": Zm.tolist(),
         "Z_kind": Z if isinstance(Z, str) else "array", "z_seed": z_seed,
@@ -267,8 +286,10 @@ def hidden_layer_teacher_student(*, n: int = 2, Z="identity", lr: float = 0.1, b
         "epoch_batches": v.integer("epoch_batches", epoch_batches, minimum=1),
         "divergence_loss": v.positive("divergence_loss", divergence_loss),
     }
+    params.update(protocol_params(data_seed, batch_order, noise_draw))
     size = batch_size * params["epoch_batches"]
-    per_model = 8 * (2 * size * n + params["epoch_batches"] * _packed(n, noise) + n * n)
+    rows = params["epoch_batches"] if batch_order == "in-order" else size
+    per_model = 8 * (2 * size * n + rows * _packed(n, noise) + n * n + (size if batch_order == "reshuffle" else 0))
     check_footprint(models=models, steps=steps, record_every=record_every, weight_shape=(n, n), gram=GRAM,
                     data_bytes=per_model, block_models=max(1, int(2e8 // per_model)),
                     record_weights=record_weights)
@@ -331,36 +352,61 @@ def _unpack(a, n):
 
 
 def init(params, gens):
-    """Initial weights and fixed datasets (injected noise summed per batch); stream order in the module docstring."""
-    return _draw(params, gens, per_sample=False)
+    """Initial weights, datasets (injected noise summed per batch when in order) and kernel streams."""
+    data, state = _draw(params, gens, per_sample=protocol_of(params)[1] != "in-order")
+    _, order, draw = protocol_of(params)
+    if draw == "per-step" or order != "in-order":
+        count, size = len(gens), params["batch_size"] * params["epoch_batches"]
+        length = size if order == "reshuffle" else (params["batch_size"] if order == "with-replacement" else 0)
+        state["rng"] = np.array([_prng.seed_state(g) for g in gens], dtype=np.uint64).reshape(count, 4)
+        state["order"] = np.empty((count, length), dtype=np.int64)
+        state["order"][:] = np.arange(length)
+        state["order_at"] = np.full(count, -1, dtype=np.int64)
+    return data, state
 
 
 def _draw(params, gens, per_sample, keep=None):
     """Training data (``per_sample=False``: injected noise summed per batch) or, for
-    :func:`per_sample_gradients`, the first ``keep`` samples with their own noise
-    (the rest of the stream is drawn and discarded, so memory scales with ``keep``)."""
+    :func:`per_sample_gradients` and the random batch orders, the first ``keep`` samples
+    with their own noise (the rest of the stream is drawn and discarded, so memory scales
+    with ``keep``). With noise drawn per step no noise is drawn here (y = Z W_t x)."""
     n, bs, nb = params["n"], params["batch_size"], params["epoch_batches"]
     count, size = len(gens), bs * nb
     keep = size if keep is None or not per_sample else keep
+    data_seed, _, draw = protocol_of(params)
     ZWt = np.asarray(params["Z"], dtype=float) @ np.asarray(params["teacher"], dtype=float)
-    npack = _packed(n, params["noise"])
+    npack = _packed(n, params["noise"]) if draw == "per-sample" else 0
+    label = params["label_noise"] if draw == "per-sample" else 0.0
     W = np.empty((count, n, n))
     x = np.empty((count, keep, n))
     y = np.empty((count, keep, n))
     a = np.empty((count, keep if per_sample else nb, npack))
+    shared = data_seed is not None
+    if shared:
+        x[:] = _shared_inputs(data_seed, size, n)[:keep]
     if count:
         # Diagonal entries of a GOE-like matrix have twice the off-diagonal variance.
         _draw_kernel(numba.typed.List(gens), W, x, y, a, ZWt, params["init_std"], math.sqrt(2.0) * params["eps"],
-                     params["eps"], params["label_noise"], bs, size, per_sample)
+                     params["eps"], label, bs, size, per_sample, shared,
+                     params["noise"] == "label" and draw == "per-sample")
     return {"x": x, "y": y, "a": a}, {"W": W}
 
 
+def _shared_inputs(data_seed, size, n):
+    """The inputs x (size, n) every model shares (n = 2: exactly the teacher–student model's shared set)."""
+    if n == 2:
+        return shared_dataset(data_seed, size)
+    ss = _rng.from_record(data_seed) if isinstance(data_seed, dict) else np.random.SeedSequence(data_seed)
+    return np.random.Generator(np.random.PCG64(ss)).standard_normal((size, n))
+
+
 @njit(parallel=True)
-def _draw_kernel(gens, W, x, y, a, ZWt, init_std, scale_diag, scale_off, label_noise, bs, size, per_sample):
+def _draw_kernel(gens, W, x, y, a, ZWt, init_std, scale_diag, scale_off, label_noise, bs, size, per_sample, shared,
+                 label):
     """Model i draws from gens[i] only, element by element in C order: the same numbers as
-    ``g.standard_normal(shape)`` in NumPy (module docstring: W(0), x, then the noise).
-    Samples >= x.shape[1] are drawn but not kept; with ``per_sample=False`` (x holds all
-    ``size`` samples) the injected noise is summed per batch. Inputs validated by the caller.
+    ``g.standard_normal(shape)`` in NumPy (module docstring: W(0), x unless ``shared``, then
+    the noise: ``a.shape[2]`` packed injected entries, or, with ``label``, ξ). Samples >= x.shape[1] are drawn but not kept; with ``per_sample=False``
+    (x holds all ``size`` samples) the injected noise is summed per batch. Inputs validated by the caller.
     """
     count, keep, n = x.shape
     npack = a.shape[2]
@@ -369,11 +415,12 @@ def _draw_kernel(gens, W, x, y, a, ZWt, init_std, scale_diag, scale_off, label_n
         for r in range(n):
             for c in range(n):
                 W[i, r, c] = init_std * g.standard_normal()
-        for s in range(size):
-            for j in range(n):
-                value = g.standard_normal()
-                if s < keep:
-                    x[i, s, j] = value
+        if not shared:
+            for s in range(size):
+                for j in range(n):
+                    value = g.standard_normal()
+                    if s < keep:
+                        x[i, s, j] = value
         for s in range(keep):
             for r in range(n):
                 acc = 0.0
@@ -391,7 +438,7 @@ def _draw_kernel(gens, W, x, y, a, ZWt, init_std, scale_diag, scale_off, label_n
                         a[i, row, k] = value
                     else:
                         a[i, row, k] += value
-        else:
+        elif label:
             for s in range(keep):
                 for r in range(n):
                     y[i, s, r] += label_noise * g.standard_normal()
@@ -399,20 +446,33 @@ def _draw_kernel(gens, W, x, y, a, ZWt, init_std, scale_diag, scale_off, label_n
 
 def advance(data, state, gens, n_steps, params):
     """``n_steps`` SGD updates of every model (see :mod:`coulombgas.training._loop`)."""
+    _, order, draw = protocol_of(params)
+    count = state["W"].shape[0]
+    if "rng" in state:
+        rng, perm, at = state["rng"], state["order"], state["order_at"]
+    else:  # the default protocol draws nothing in the kernel
+        rng, perm, at = np.zeros((count, 4), np.uint64), np.zeros((count, 0), np.int64), np.zeros(count, np.int64)
+    eps = params["eps"]
     return _advance(data["x"], data["y"], data["a"], np.asarray(params["Z"], dtype=float), state["W"],
                     state["step"], state["diverged"], n_steps, params["lr"], params["batch_size"],
-                    params["divergence_loss"])
+                    params["divergence_loss"], BATCH_ORDERS.index(order), draw == "per-step",
+                    params["noise"] == "label", math.sqrt(2.0) * eps, eps, params["label_noise"], rng, perm, at,
+                    _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F, _prng.ZIG_R)
 
 
 @njit(parallel=True)
-def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit):
-    """W ← W + (α/|B|)[Zᵀ Σ_s e_s x_sᵀ + Σ_s a_s], e_s = y_s − Z W x_s; a holds per-batch sums.
+def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit, mode, per_step, label, scale_diag, scale_off,
+             label_noise, rng, order, order_at, zw, zk, zf, zr):
+    """W ← W + (α/|B|)[Zᵀ Σ_s e_s x_sᵀ + Σ_s a_s], e_s = y_s − Z W x_s (+ ξ_s drawn per step).
 
-    Inputs are validated by the caller; each model touches only its own rows.
+    ``a`` holds per-batch sums (in order, noise per sample), per-sample noise (random
+    orders) or nothing (per step, or label noise). Batch ``mode`` and per-step draws as in
+    :func:`coulombgas.training.teacher_student.update_model` (one xoshiro256++ stream
+    ``rng[m]`` per model). Inputs are validated by the caller; each model touches only its own rows.
     """
     models, size, n = x.shape
     nb = size // bs
-    npack = a.shape[2]
+    per_batch = mode == 0 and not per_step
     loss_out = np.zeros(models)
     for m in prange(models):
         if diverged[m] != 0:
@@ -420,7 +480,10 @@ def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit):
             continue
         P = np.empty((n, n))
         E = np.empty((n, n))
+        A = np.empty((n, n))
         e = np.empty(n)
+        s = rng[m]
+        om = order[m]
         total = 0.0
         for it in range(max(n_steps, 1)):
             b = step[m] % nb
@@ -431,43 +494,65 @@ def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit):
                         acc += Z[i, k] * W[m, k, j]
                     P[i, j] = acc
             E[:, :] = 0.0
+            A[:, :] = 0.0
             batch_loss = 0.0
-            for s in range(b * bs, (b + 1) * bs):
+            draw_xi = label and per_step and n_steps > 0
+            for pos in range(bs):
+                smp, order_at[m] = sample_index(pos, step[m], size, bs, mode, s, om, order_at[m])
                 for i in range(n):
-                    r = y[m, s, i]
+                    r = y[m, smp, i]
                     for j in range(n):
-                        r -= P[i, j] * x[m, s, j]
+                        r -= P[i, j] * x[m, smp, j]
+                    if draw_xi:
+                        r += label_noise * _prng.normal(s, zw, zk, zf, zr)
                     e[i] = r
                     batch_loss += 0.5 * r * r
                 for i in range(n):
                     for j in range(n):
-                        E[i, j] += e[i] * x[m, s, j]
+                        E[i, j] += e[i] * x[m, smp, j]
+                if not label and not per_step and not per_batch:  # this sample's own noise
+                    _add_packed(A, a[m, smp], n)
             batch_loss /= bs
             total += batch_loss
             if stop_update(batch_loss, n_steps, limit, step, diverged, m):
                 break
+            if not label and per_step:
+                for pos in range(bs):  # the packed order: diagonal, then the upper triangle row by row
+                    for i in range(n):
+                        A[i, i] += scale_diag * _prng.normal(s, zw, zk, zf, zr)
+                    for i in range(n):
+                        for j in range(i + 1, n):
+                            value = scale_off * _prng.normal(s, zw, zk, zf, zr)
+                            A[i, j] += value
+                            A[j, i] += value
+            if not label and per_batch:
+                _add_packed(A, a[m, b], n)
             c = lr / bs
-            for i in range(n):  # W += c (Zᵀ E + A_b); Zᵀ E does not depend on W
+            for i in range(n):  # W += c (Zᵀ E + A); Zᵀ E does not depend on W
                 for j in range(n):
                     acc = 0.0
                     for k in range(n):
                         acc += Z[k, i] * E[k, j]
-                    P[i, j] = acc
-            if npack > 0:
-                for i in range(n):
-                    P[i, i] += a[m, b, i]
-                k = n
-                for i in range(n):
-                    for j in range(i + 1, n):
-                        P[i, j] += a[m, b, k]
-                        P[j, i] += a[m, b, k]
-                        k += 1
+                    P[i, j] = acc + A[i, j]
             for i in range(n):
                 for j in range(n):
                     W[m, i, j] += c * P[i, j]
             step[m] += 1
         loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
+
+
+@njit
+def _add_packed(A, packed, n):
+    """A += the symmetric matrix of ``packed`` (n diagonal entries, then the upper triangle row by row)."""
+    for i in range(n):
+        A[i, i] += packed[i]
+    k = n
+    for i in range(n):
+        for j in range(i + 1, n):
+            A[i, j] += packed[k]
+            A[j, i] += packed[k]
+            k += 1
 
 
 def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
@@ -491,9 +576,18 @@ def per_sample_gradients(harvest, record: int = -1, samples: int | None = None):
         samples = v.integer("samples", samples, minimum=1, maximum=size)
     data, _ = replay_init(lambda params, gens: _draw(params, gens, per_sample=True, keep=samples), harvest)
     x, y, a = data["x"], data["y"], data["a"]
+    n = p["n"]
+    if protocol_of(p)[2] == "per-step":
+        # No noise is tied to a sample: a fresh draw of its law, from a stream fixed by the harvest's seed.
+        g = np.random.Generator(np.random.PCG64(_rng.from_record(harvest.seed).spawn(1)[0]))
+        if p["noise"] == "injected":
+            scale = np.r_[np.full(n, math.sqrt(2.0)), np.ones(_packed(n, "injected") - n)] * p["eps"]
+            a = g.standard_normal(x.shape[:2] + (len(scale),)) * scale
+        else:
+            y = y + p["label_noise"] * g.standard_normal(y.shape)
     Z = np.asarray(p["Z"], dtype=float)
     e = y - np.einsum("ij,mjk,msk->msi", Z, W, x)
     G = -np.einsum("ki,msk,msj->msij", Z, e, x)
     if p["noise"] == "injected":
-        G -= _unpack(a, p["n"])
+        G -= _unpack(a, n)
     return W, G
