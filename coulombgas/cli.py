@@ -371,7 +371,8 @@ def _cmd_compare(args) -> int:
 
     start = time.perf_counter()
     report = compare(args.model, out=args.out, seed=args.seed, force=args.force, progress=not args.quiet,
-                     scan=not args.no_scan, **kwargs)
+                     scan=not args.no_scan, datasets=args.datasets, corrections=args.corrections.split(","),
+                     **kwargs)
     elapsed = time.perf_counter() - start
     from collections import Counter
 
@@ -593,6 +594,12 @@ def _commands():
             + (_opt("--models", type=int, default=None,
                     help="independent models (default: a size that runs in about a minute)"),) + _MODEL_RUN
             + (_opt("--no-scan", action="store_true", help="skip the linear-scaling scan"),
+               _opt("--datasets", type=int, default=0, metavar="K",
+                    help="with shared data (--set data_seed=S): also train K other datasets and measure the "
+                         "spread of <S> over datasets (default 0: the exact law's predicted spread only)"),
+               _opt("--corrections", default="step", metavar="NAMES",
+                    help="finite-lr corrections of the gas: step (default), pairs, wishart, drift2, all, or "
+                         "continuum (the papers' lr -> 0 SDE); several joined by commas"),
                _opt("--run", default=None, metavar="RUN",
                     help="compare a recorded run instead of training: a TorchRecorder .h5, a saved harvest "
                          "(.npz/.h5) or a folder holding one"),

@@ -78,3 +78,18 @@ def test_rbm_checks_compare_levels_with_the_predicted_shifts():
     np.testing.assert_allclose(row["predicted"], th.fixed_point + th.shift, rtol=1e-12)
     plain = float(row["note"].split("max |z| = ")[1].split(";")[0].split()[0])
     assert plain > 10
+
+
+def test_compare_builds_the_step_corrected_gas_by_default_and_the_continuum_on_request():
+    """The gas compare builds carries the AR(1) factor 1/(1 − α|K′|/2) on each mode's noise: at α = 0.5
+    and K′ = −1 (teacher–student) its temperature-weighted noise is 4/3 of the continuum one."""
+    import pytest
+
+    h = teacher_student(lr=0.5, models=40, steps=400, record_every=20, seed=3, progress=False)
+    module = importlib.import_module("coulombgas.training.teacher_student")
+    step = cmp._matching_gas(h, module, {}, "step")
+    cont = cmp._matching_gas(h, module, {}, "continuum")
+    ratio = np.asarray(step.g) ** 2 / np.asarray(cont.g) ** 2
+    np.testing.assert_allclose(ratio, 4.0 / 3.0, rtol=0.05)  # slopes measured from 40 models: a few %
+    with pytest.raises(ValueError, match="corrections"):
+        cmp.compare("teacher-student", corrections="stepp", models=40, steps=100, progress=False)

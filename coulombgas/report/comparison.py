@@ -136,7 +136,7 @@ def check_compare_params(model, params: dict):
 
 
 def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = False, progress: bool = True,
-            scan: bool = True, level: float = 0.01, datasets: int = 0, **params) -> Report:
+            scan: bool = True, level: float = 0.01, datasets: int = 0, corrections="step", **params) -> Report:
     """Train ``model``, build its Coulomb gas, simulate and sample it, and compare (module docstring).
 
     Parameters
@@ -157,6 +157,12 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         Linear models with shared data (``data_seed``): also train this many other datasets
         (``data_seed`` + 1, …; at most 400 models each) and measure the spread of ⟨S⟩ over
         datasets, beside the spread the exact law predicts (0: the prediction only).
+    corrections : str or sequence of str
+        Finite-α corrections of the gas built from the harvest
+        (:func:`coulombgas.training.drift_noise.gas_from_harvest`): ``"step"`` (default: each
+        mode's stationary variance × 1/(1 − α|K′_i|/2), the exact AR(1) factor), ``"pairs"``,
+        ``"wishart"``, ``"drift2"``, a list of them, ``"all"``, or ``"continuum"`` (the α → 0 SDE
+        of the papers).
     **params
         Parameters of the model's training function (``lr``, ``batch_size``, ``models``,
         ``steps``, ``record_every`` and the model's own); defaults from :data:`MODEL_DEFAULTS`.
@@ -181,6 +187,8 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
     progress = v.flag("progress", progress)
     scan = v.flag("scan", scan)
     datasets = v.integer("datasets", datasets, minimum=0)
+    from ..training.finite_lr import parse_corrections
+    parse_corrections(corrections)  # a bad name fails before training
 
     _stage(progress, f"training {kwargs.get('models')} {model} models")
     harvest = func(seed=seed, progress=progress, **kwargs)
@@ -196,7 +204,7 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         gas, sim, stationary = None, None, None
         try:
             _stage(progress, "drift and noise from per-sample gradients")
-            gas = _matching_gas(harvest, module, extra)
+            gas = _matching_gas(harvest, module, extra, corrections)
         except ValueError as exc:  # e.g. no gradient noise left at a noiseless teacher's solution
             checks.append({"check": "Coulomb gas from drift and noise", "measured": None, "predicted": None,
                            "statistic_name": "", "statistic": None, "verdict": "not built",
@@ -295,7 +303,7 @@ def _summary_for_json(summary, workdir):
     return out
 
 
-def _matching_gas(harvest, module, extra):
+def _matching_gas(harvest, module, extra, corrections="step"):
     """(b) Drift and noise from per-sample gradients (a subset of models, consecutive late
     records: with a fixed dataset swept in order a converged model repeats itself every
     epoch, so records an epoch apart carry no new information), then the matching gas."""
@@ -317,7 +325,8 @@ def _matching_gas(harvest, module, extra):
     extra["drift_noise_samples"] = int(est.samples)
     extra["goe_ratio"] = float(np.nanmean(est.goe_ratio))
     extra["g"] = np.sqrt(est.g2.mean(axis=(0, 1)))
-    return gas_from_harvest(sub, est)
+    extra["gas_corrections"] = corrections
+    return gas_from_harvest(sub, est, corrections=corrections)
 
 
 def _simulate_from_harvest(gas, harvest, seed, progress=False):
