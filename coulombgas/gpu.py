@@ -135,28 +135,30 @@ def teacher_student_cuda(*, lr: float = 0.1, batch_size: int = 16, eps: float = 
                          steps: int = 5000, record_every: int = 50, seed=0, teacher: float = 2.0,
                          init_std: float = 0.1, epoch_batches: int = 500, divergence_loss: float = 100.0,
                          out=None, resume: bool = False, progress: bool | None = None,
-                         record_weights: bool = True, block_models: int | None = None, fallback: bool = False):
+                         record_weights: bool = True, block_models: int | None = None, fallback: bool = False,
+                         data_seed=None, batch_order: str = "in-order", noise_draw: str = "per-sample"):
     """:func:`coulombgas.training.teacher_student` with ``device="cuda"`` (same arguments and results)."""
     device = "cuda" if require("cuda", fallback=fallback) else "cpu"
     return teacher_student(lr=lr, batch_size=batch_size, eps=eps, models=models, steps=steps,
                            record_every=record_every, seed=seed, teacher=teacher, init_std=init_std,
                            epoch_batches=epoch_batches, divergence_loss=divergence_loss, out=out, resume=resume,
                            progress=progress, record_weights=record_weights, block_models=block_models,
-                           device=device)
+                           device=device, data_seed=data_seed, batch_order=batch_order, noise_draw=noise_draw)
 
 
 def phase_network_cuda(*, lr: float = 2.0**-3, sigma_w: float = 1.0, batch_size: int = 4, models: int = 10,
                        steps: int = 100_000, record_every: int = 1000, seed=0, n_in: int = 3, n_mid: int = 32,
                        n_hidden: int = 16, epoch_batches: int = 1000, divergence_loss: float = 100.0, out=None,
                        resume: bool = False, progress: bool | None = None, record_weights: bool = True,
-                       block_models: int | None = None, fallback: bool = False):
+                       block_models: int | None = None, fallback: bool = False, loss: str = "half_mse",
+                       seeds_per_dataset: int = 1, snapshots: int | None = None):
     """:func:`coulombgas.training.phase_network` with ``device="cuda"`` (same arguments and results)."""
     device = "cuda" if require("cuda", fallback=fallback) else "cpu"
     return phase_network(lr=lr, sigma_w=sigma_w, batch_size=batch_size, models=models, steps=steps,
                          record_every=record_every, seed=seed, n_in=n_in, n_mid=n_mid, n_hidden=n_hidden,
                          epoch_batches=epoch_batches, divergence_loss=divergence_loss, out=out, resume=resume,
                          progress=progress, record_weights=record_weights, block_models=block_models,
-                         device=device)
+                         device=device, loss=loss, seeds_per_dataset=seeds_per_dataset, snapshots=snapshots)
 
 
 def gaussian_rbm_cuda(*, n: int = 10, n_hidden: int = 10, mu2: float = 9.0, sigma_h: float = 1.0, m2: float = 4.0,

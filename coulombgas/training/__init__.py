@@ -26,6 +26,7 @@ parameters (:func:`check_params`) live in :mod:`coulombgas.training.registry`.
 Reference: G. Aarts, B. Lucini, C. Park, arXiv:2407.16427; SCIENCE.md §6.
 """
 
+from . import exact  # noqa: F401  (cg.training.exact: the exact finite-α law of the linear models)
 from .drift_noise import DriftNoise, estimate_drift_noise, gas_from_harvest, phase_criterion
 from .harvest import Harvest, spectra_of
 from .hidden_layer import hidden_layer_teacher_student
