@@ -9,6 +9,7 @@ import numpy as np
 from coulombgas.training import teacher_student
 
 cmp = importlib.import_module("coulombgas.report.comparison")
+mc = importlib.import_module("coulombgas.report.model_checks")
 
 
 def rows_from_law(lrs, slope, err_rel=0.003, bs=16, eps=0.1, a=1.0):
@@ -73,7 +74,7 @@ def test_rbm_checks_compare_levels_with_the_predicted_shifts():
     fake = dataclasses.replace(h, eigenvalues=ev[:, None], singular_values=np.sqrt(ev)[:, None],
                                loss=np.zeros((models, 1)), steps=np.array([0]), model_ids=np.arange(models))
     extra = {}
-    (row,) = cmp._rbm_checks(fake, extra)
+    (row,) = mc.rbm_checks(fake, extra)
     assert row["verdict"] == "agrees" and "Jensen" in row["note"] and "bare fixed point" in row["note"]
     np.testing.assert_allclose(row["predicted"], th.fixed_point + th.shift, rtol=1e-12)
     plain = float(row["note"].split("max |z| = ")[1].split(";")[0].split()[0])
