@@ -54,6 +54,7 @@ PYTHON_TINY = [
     ("models=3000, steps=5000", "models=300, steps=500"),
     ("replicas=500, record_every=50", "replicas=50, record_every=50"),
     ("range(1000)", "range(100)"),
+    ("dict(PAPER1, models=3000)", "dict(PAPER1, models=300, steps=500)"),
 ]
 
 #: Commands that set up the environment rather than use coulombgas: skipped, with the reason.
