@@ -44,7 +44,7 @@ from .. import spectra, theory
 from ..store import write_json
 from ._verdicts import fmt, pm, progress_bar, verdict_p, verdict_z, zscore
 from .model_checks import EXTRA_CHECKS, LINEAR_MODELS, linear_checks
-from .runs import JSON_ARRAY_LIMIT
+from .runs import JSON_ARRAY_LIMIT, publish
 
 __all__ = ["compare", "Report", "MODEL_DEFAULTS", "MIN_MODELS", "check_compare_params", "harvest_model_cli"]
 
@@ -220,14 +220,11 @@ def compare(model: str = "teacher-student", *, out=None, seed=0, force: bool = F
         report = Report(model=model, checks=checks, summary=summary, figures=figures, harvest=harvest, gas=gas)
         harvest.save(os.path.join(workdir, "harvest.npz"))
         write_json(os.path.join(workdir, "summary.json"), _summary_for_json(summary, workdir))
-        with open(os.path.join(workdir, "report.md"), "w") as fh:
-            fh.write(report.to_markdown())
         if out is None:
+            with open(os.path.join(workdir, "report.md"), "w") as fh:
+                fh.write(report.to_markdown())
             return report
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        os.replace(workdir, out)
-        report.figures = [os.path.join(out, os.path.basename(f)) for f in figures]
+        report.figures = publish(workdir, out, report.to_markdown(), figures)
         return report
     finally:
         if os.path.isdir(workdir):

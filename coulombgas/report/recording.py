@@ -37,6 +37,7 @@ from .. import spectra, theory
 from ..store import write_json
 from .analysis import analyze_harvest, harvests_of, jsonable, mode_spread, slice_modes, structural_zeros
 from .comparison import Report
+from .runs import publish
 
 __all__ = ["compare", "compare_recording", "RecordingReport", "linear_scaling", "ScalingCheck", "is_recording"]
 
@@ -324,14 +325,11 @@ def compare_recording(source, *, names=None, out=None, seed=0, force: bool = Fal
                    "level": level, "figures": [os.path.basename(f) for f in figures]}
         result = RecordingReport(reports=reports, summary=summary, figures=figures)
         write_json(os.path.join(workdir, "summary.json"), jsonable(summary))
-        with open(os.path.join(workdir, "report.md"), "w") as fh:
-            fh.write(result.to_markdown())
         if out is None:
+            with open(os.path.join(workdir, "report.md"), "w") as fh:
+                fh.write(result.to_markdown())
             return result
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        os.replace(workdir, out)
-        result.figures = [os.path.join(out, os.path.basename(f)) for f in figures]
+        result.figures = publish(workdir, out, result.to_markdown(), figures)
         for r in reports.values():
             r.figures = [os.path.join(out, os.path.basename(f)) for f in r.figures]
         return result

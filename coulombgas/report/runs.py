@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 
 import numpy as np
 
 from .. import spectra, theory
 from ..store import write_json
 
-__all__ = ["write_summary", "JSON_ARRAY_LIMIT", "matching_law", "density_check", "theory_report",
+__all__ = ["write_summary", "publish", "JSON_ARRAY_LIMIT", "matching_law", "density_check", "theory_report",
            "simulate_report", "sample_report", "train_report"]
 
 #: Arrays with more numbers than this leave ``summary.json`` for ``arrays.npz``.
@@ -56,6 +57,17 @@ def write_summary(out: str, summary: dict) -> str:
     path = os.path.join(out, "summary.json")
     write_json(path, small)
     return path
+
+
+def publish(workdir: str, out: str, markdown: str, figures) -> list[str]:
+    """Write ``report.md`` into ``workdir`` and move the whole folder to ``out`` (replaced):
+    a report appears whole or not at all. Returns the figures' paths in ``out``."""
+    with open(os.path.join(workdir, "report.md"), "w") as fh:
+        fh.write(markdown)
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.replace(workdir, out)
+    return [os.path.join(out, os.path.basename(f)) for f in figures]
 
 
 def matching_law(gas):

@@ -41,7 +41,7 @@ import numpy as np
 
 from .. import _validate
 from ._checks import (bulk_interval, checked_law, finite_real, index_groups, interval_pair, pooled_samples,
-                      real_spectrum)
+                      real_spectrum, window_args)
 from ._dyson import DysonFit, fit_dyson_index
 from ._mp_fit import MarchenkoPasturFit, fit_marchenko_pastur
 from ._rigidity import FormFactor, Rigidity, spectral_form_factor, spectral_rigidity
@@ -379,15 +379,7 @@ def number_variance(x, L, *, bulk=0.5, windows: int = 256) -> NumberVariance:
     >>> float(nv.variance[0])  # picket fence: every unit window holds one level
     0.0
     """
-    x = real_spectrum("x", x, sort=True)
-    x = x.reshape(-1, x.shape[-1])
-    L = finite_real("L", L, min_size=1)
-    if L.ndim > 1:
-        raise ValueError(f"`L` must be a scalar or 1-D, got shape {L.shape}")
-    L = np.atleast_1d(L)
-    if np.any(L <= 0):
-        raise ValueError(f"`L` must be > 0, got minimum {L.min():g}")
-    windows = _validate.integer("windows", windows, minimum=1)
+    x, L, windows = window_args(x, L, windows)
     lo, hi = bulk_interval(x, bulk)
     if not np.isfinite(hi - lo):
         raise ValueError("`x` spans more than the largest float (~1.8e308); rescale the levels")

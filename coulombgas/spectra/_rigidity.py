@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate
-from ._checks import bulk_interval, finite_real, real_spectrum
+from ._checks import bulk_interval, finite_real, real_spectrum, window_args
 
 __all__ = ["spectral_rigidity", "spectral_form_factor", "Rigidity", "FormFactor"]
 
@@ -131,15 +131,7 @@ def spectral_rigidity(x, L, *, bulk=0.5, windows: int = 256) -> Rigidity:
     >>> round(float(r.delta3[0]), 3)
     0.083
     """
-    x = real_spectrum("x", x, sort=True)
-    x = x.reshape(-1, x.shape[-1])
-    L = finite_real("L", L, min_size=1)
-    if L.ndim > 1:
-        raise ValueError(f"`L` must be a scalar or 1-D, got shape {L.shape}")
-    L = np.atleast_1d(L)
-    if np.any(L <= 0):
-        raise ValueError(f"`L` must be > 0, got minimum {L.min():g}")
-    windows = _validate.integer("windows", windows, minimum=1, maximum=10**8)
+    x, L, windows = window_args(x, L, windows, most_windows=10**8)
     lo, hi = _bulk(x, bulk)
     if np.any(L > hi - lo):
         raise ValueError(f"`L` must be <= the bulk width {hi - lo:g}, got {L.max():g}")
