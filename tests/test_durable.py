@@ -61,6 +61,16 @@ def test_pacer_follows_the_measured_rate_within_a_factor_four_per_call():
 
 
 def test_interrupts_hold_the_first_ctrl_c_until_asked():
+    # A process started in the background (`cmd &`) inherits SIGINT ignored; Python then installs no
+    # handler. Start from Python's usual one, and put back what was there.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _hold_and_release()
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def _hold_and_release():
     with du.Interrupts() as stop:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.01)

@@ -348,15 +348,16 @@ def update_model(x, a, w11, w12, w21, w22, step, n_steps, lr, bs, teacher, limit
             e1 = r11 * x1 + r12 * x2  # y − W_s x
             e2 = r21 * x1 + r22 * x2
             batch_loss += 0.5 * (e1 * e1 + e2 * e2)
-            g11 += e1 * x1
-            g12 += e1 * x2
-            g21 += e2 * x1
-            g22 += e2 * x2
-            if not per_step:
-                g11 += a[n, 0]
-                g12 += a[n, 2]
-                g21 += a[n, 2]
-                g22 += a[n, 1]
+            if per_step:  # its noise is added after the batch's gradient (below)
+                g11 += e1 * x1
+                g12 += e1 * x2
+                g21 += e2 * x1
+                g22 += e2 * x2
+            else:  # (e x + a) first, then the running sum: the rounding of earlier versions, bit for bit
+                g11 += e1 * x1 + a[n, 0]
+                g12 += e1 * x2 + a[n, 2]
+                g21 += e2 * x1 + a[n, 2]
+                g22 += e2 * x2 + a[n, 1]
         batch_loss /= bs
         total += batch_loss
         if n_steps == 0:
