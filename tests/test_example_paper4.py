@@ -18,6 +18,7 @@ def load():
     return mod
 
 
+@pytest.mark.slow  # an example end to end / a 10,000-record file: the long stage
 def test_tiny_run_draws_every_figure(tmp_path, capsys):
     mod = load()
     out = tmp_path / "p4"

@@ -6,6 +6,7 @@ import json
 import pathlib
 
 import numpy as np
+import pytest
 
 from coulombgas.theory.rbm_levels import rbm_level_shifts
 
@@ -19,6 +20,7 @@ def load():
     return mod
 
 
+@pytest.mark.slow  # an example end to end / a 10,000-record file: the long stage
 def test_tiny_run_writes_figure_and_summary(tmp_path, capsys):
     mod = load()
     rows = mod.main(["--models", "6", "--steps", "240", "--out", str(tmp_path)])

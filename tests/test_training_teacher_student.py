@@ -367,6 +367,7 @@ def test_protocols_are_bit_identical_with_a_cold_and_a_warm_cache(tmp_path):
     assert runs[0].stdout.split()[-1] == runs[1].stdout.split()[-1]
 
 
+@pytest.mark.slow  # an example end to end / a 10,000-record file: the long stage
 def test_paper1_example_runs_at_a_tiny_size(tmp_path, capsys):
     """examples/paper1_teacher_student.py end to end (24 seeds, 300 updates): every setting printed."""
     import importlib.util
