@@ -214,10 +214,16 @@ def _gpu_teacher(quick):
     step = cuda.to_device(np.zeros(models, dtype=np.int64))
     div = cuda.to_device(np.zeros(models, dtype=np.int64))
     loss = cuda.device_array(models)
+    # The default protocol (in order, noise per sample): the kernel's stream arrays are empty stand-ins.
+    rng = cuda.to_device(np.zeros((4, models), dtype=np.uint64))
+    order = cuda.to_device(np.zeros((0, models), dtype=np.int64))
+    order_at = cuda.to_device(np.zeros(models, dtype=np.int64))
+    zig = [cuda.to_device(t) for t in (_prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F)]
     kernel = cuda_training.teacher_student_kernel(ts.update_model)
     tpb = cuda_device.threads(128)
-    t = _sync_time(lambda: kernel[(models + tpb - 1) // tpb, tpb](xd, ad, Wd, step, div, loss, steps, 0.1, 16, 2.0,
-                                                              100.0), 3)
+    t = _sync_time(lambda: kernel[(models + tpb - 1) // tpb, tpb](
+        xd, ad, Wd, step, div, loss, steps, 0.1, 16, 2.0, 100.0, 0, False, math.sqrt(2.0) * 0.1, 0.1, rng, order,
+        order_at, *zig, float(_prng.ZIG_R)), 3)
     return models * steps / t
 
 
