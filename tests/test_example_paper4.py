@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 
 import pytest
+from scripts import load_script
 
-PATH = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "paper4_phase_diagram.py")
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("paper4_phase_diagram", PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("examples/paper4_phase_diagram.py")
 
 
-@pytest.mark.slow  # an example end to end / a 10,000-record file: the long stage
+@pytest.mark.slow  # the example end to end: the long stage
 def test_tiny_run_draws_every_figure(tmp_path, capsys):
     mod = load()
     out = tmp_path / "p4"
@@ -47,10 +42,7 @@ def test_epochs_generate_py_cannot_save_is_refused(tmp_path):
 
 
 def test_run_length_example_tiny(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "paper4_run_length", os.path.join(os.path.dirname(__file__), os.pardir, "examples", "paper4_run_length.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("examples/paper4_run_length.py")
     assert mod.main(["--lengths", "2,4", "--models", "2", "--epoch-batches", "5", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "run_length.json").read_text())
     assert len(data["rows"]) == 2 * len(mod.POINTS) and len(data["summary"]) == len(mod.POINTS)

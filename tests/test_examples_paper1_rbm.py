@@ -1,26 +1,21 @@
 """examples/paper1_rbm.py runs at a tiny size and prints/saves the numbers its figures show."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import pathlib
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 from coulombgas.theory.rbm_levels import rbm_level_shifts
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "paper1_rbm.py"
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("paper1_rbm", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("examples/paper1_rbm.py")
 
 
-@pytest.mark.slow  # an example end to end / a 10,000-record file: the long stage
+@pytest.mark.slow  # the example end to end: the long stage
 def test_tiny_run_writes_figure_and_summary(tmp_path, capsys):
     mod = load()
     rows = mod.main(["--models", "6", "--steps", "240", "--out", str(tmp_path)])

@@ -305,7 +305,7 @@ def test_a_long_run_file_is_within_ten_percent_of_its_data(tmp_path):
     assert size < 1.1 * data, (size, data)
 
 
-@pytest.mark.slow  # an example end to end / a 10,000-record file: the long stage
+@pytest.mark.slow  # a 10,000-record training file: the long stage
 def test_a_long_training_file_of_tiny_models_is_within_ten_percent_of_its_records(tmp_path):
     """Teacher-student spectra have n = 2: a checksum per model and record would cost 44 %, one per block 0.1 %."""
     path = tmp_path / "h.h5"

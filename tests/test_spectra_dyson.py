@@ -11,12 +11,11 @@ generator tools/dyson_large_n_table.py (slow).
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import pathlib
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 from coulombgas import CoulombGas, spectra
 from coulombgas.samplers.tridiagonal import sample_exact
@@ -161,11 +160,7 @@ def test_table_interpolant_is_monotone_and_passes_through_the_table():
 
 
 def _generator():
-    path = pathlib.Path(__file__).resolve().parents[1] / "tools" / "dyson_large_n_table.py"
-    spec = importlib.util.spec_from_file_location("dyson_large_n_table", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/dyson_large_n_table.py")
 
 
 @pytest.mark.slow

@@ -367,17 +367,14 @@ def test_protocols_are_bit_identical_with_a_cold_and_a_warm_cache(tmp_path):
     assert runs[0].stdout.split()[-1] == runs[1].stdout.split()[-1]
 
 
-@pytest.mark.slow  # an example end to end / a 10,000-record file: the long stage
+@pytest.mark.slow  # the example end to end: the long stage
 def test_paper1_example_runs_at_a_tiny_size(tmp_path, capsys):
     """examples/paper1_teacher_student.py end to end (24 seeds, 300 updates): every setting printed."""
-    import importlib.util
     import json
-    import os
 
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "paper1_teacher_student.py")
-    spec = importlib.util.spec_from_file_location("paper1_teacher_student_example", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    from scripts import load_script
+
+    example = load_script("examples/paper1_teacher_student.py")
     example.main(["--models", "24", "--steps", "300", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [len(v) for v in summary["scans"].values()] == [6, 5, 5]

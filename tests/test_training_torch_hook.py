@@ -324,13 +324,11 @@ def test_imports_without_torch():
 
 def test_transformer_example_smoke(tmp_path):
     """examples/transformer_mp.py runs end to end (20 steps) and finds MP at initialisation."""
-    import importlib.util
     import json
 
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "transformer_mp.py")
-    spec = importlib.util.spec_from_file_location("transformer_mp", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    from scripts import load_script
+
+    example = load_script("examples/transformer_mp.py")
     assert example.main(["--steps", "20", "--every", "10", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (tmp_path / "transformer_mp.png").stat().st_size > 0
@@ -343,13 +341,11 @@ def test_transformer_example_smoke(tmp_path):
 
 def test_your_own_model_example_smoke(tmp_path):
     """examples/your_own_model.py runs end to end at a tiny size: four runs, analysis and the scaling check."""
-    import importlib.util
     import json
 
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "your_own_model.py")
-    spec = importlib.util.spec_from_file_location("your_own_model", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    from scripts import load_script
+
+    example = load_script("examples/your_own_model.py")
     assert example.main(["--steps", "120", "--every", "10", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [(r["lr"], r["batch_size"]) for r in summary["runs"]] == list(example.SETTINGS)
