@@ -158,7 +158,7 @@ def open_h5(path, mode="r", **kw):
                 fh.close()
             raise StoreError(f"{cut}, inside the index at its head: nothing in it can be read; restore a "
                              "copy or run again") from None
-        fh.coulombgas_truncated = cut
+        fh.coulombgas_truncated = (path, cut)  # the file's own name: h5py sees a file object
         return fh
 
 
@@ -620,8 +620,7 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
     ``prefix=True``, which cuts ``done`` before it (the good records).
     """
     def read(fh):
-        cut = getattr(fh, "coulombgas_truncated", None)
-        name = cut.split(" is truncated")[0] if cut else fh.filename
+        name, cut = getattr(fh, "coulombgas_truncated", (fh.filename, None))
         if not is_store(fh):
             raise ValueError(f"{name} is not a coulombgas store file")
         out = {"kind": str(fh.attrs["kind"]), "meta": json.loads(fh.attrs["meta"]), "arrays": {}, "state": {}}
