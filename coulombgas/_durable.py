@@ -1,7 +1,8 @@
 """Durable long runs: checksums of what they store, and Ctrl-C answered at once with nothing lost.
 
 :func:`checksum` is the per-record hash :mod:`coulombgas.store` keeps beside
-every record and checks on load and resume.
+every record and checks on load and resume; :func:`write_json` replaces a JSON
+file atomically (with :func:`dumps`, the canonical form runs compare).
 
 Numba kernels cannot be interrupted: Python's SIGINT handler runs only when a
 kernel returns. So the loops of :func:`coulombgas.simulate` and of the
@@ -16,9 +17,13 @@ Layer 0 of the package: NumPy and the standard library.
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 
-__all__ = ["checksum", "block_checksums", "index_shape", "damage_message", "RunInterrupted", "Pacer", "Interrupts"]
+__all__ = ["checksum", "block_checksums", "index_shape", "damage_message", "RunInterrupted", "Pacer", "Interrupts",
+           "json_default", "dumps", "write_json", "read_json"]
 
 _WEIGHT_SEED = 0x636F756C  # fixed forever: the checksums of every file depend on it
 _weights_cache = np.zeros(0, dtype=np.uint64)
@@ -163,3 +168,32 @@ class Interrupts:
 
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+def json_default(obj):
+    """``json.dump``'s ``default`` for NumPy arrays and scalars (lists and Python numbers)."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def dumps(obj) -> str:
+    """Canonical JSON (sorted keys, NumPy values allowed): equal metadata gives equal strings."""
+    return json.dumps(obj, default=json_default, sort_keys=True)
+
+
+def write_json(path, data) -> None:
+    """Write ``data`` as indented JSON (NumPy arrays and scalars allowed), atomically."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2, default=json_default, allow_nan=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    """The JSON document in ``path``."""
+    with open(path) as fh:
+        return json.load(fh)

@@ -18,6 +18,12 @@ A cut then falls inside the records: :func:`end_of_address` reads from the
 superblock how long the file should be, and :class:`ZeroPadded` presents the
 missing tail as zeros, which HDF5 can open. The records there fail their
 checksums, so the reader names the first lost record and keeps those before it.
+Where a lost record's checksum lies past the cut too (an axis grown after the
+file was made puts new checksum chunks among the records), zeros would match
+zeros: :func:`chunks_past` names every chunk that the cut took, and the reader
+counts their records as lost whatever the checksums say. Such an axis also puts
+chunk-index nodes among the records; :func:`read_surviving` reads what the
+remaining index still reaches, chunk by chunk, and names the chunks it cannot.
 
 It also sets the chunk shapes (:func:`chunk_shape`): ~512 KiB, whole records.
 
@@ -37,7 +43,8 @@ import struct
 import numpy as np
 
 __all__ = ["CHUNK_ELEMENTS", "even_chunk", "chunk_shape", "field_chunks", "end_of_address", "ZeroPadded",
-           "meta_block_bytes", "allocate_in_record_order", "metadata_spilled"]
+           "meta_block_bytes", "allocate_in_record_order", "metadata_spilled", "chunks_past", "read_surviving",
+           "mark_cut"]
 
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # Target chunk size in elements (512 KiB of float64): small enough for h5py's per-dataset
@@ -203,3 +210,71 @@ def metadata_spilled(size_before: int, written: int, size_after: int, block: int
     """Whether HDF5 opened a second metadata block among the records (of at least ``block`` bytes):
     the file grew by that much more than the chunks written (small raw data adds under 2 KiB)."""
     return size_after - size_before - written >= block
+
+
+def chunks_past(ds, size: int) -> list:
+    """``(offset, shape, byte_offset)`` of each stored piece of ``ds`` that does not lie wholly in the first ``size`` bytes.
+
+    Chunked datasets give one entry per allocated chunk (offset: its first element;
+    shape: the chunk's, elements in C order from ``byte_offset``); a contiguous one
+    gives one entry for the whole dataset. A chunk the index cannot locate any more
+    counts as wholly lost (``byte_offset`` = ``size``).
+    """
+    if ds.chunks is None:
+        at = ds.id.get_offset()
+        if at is None or at + ds.id.get_storage_size() <= size:
+            return []
+        return [((0,) * ds.ndim, ds.shape, at)]
+    try:
+        infos = [ds.id.get_chunk_info(i) for i in range(ds.id.get_num_chunks())]
+    except (OSError, RuntimeError, ValueError):
+        return [((0,) * ds.ndim, ds.shape, size)]
+    return [(tuple(info.chunk_offset), ds.chunks, size if info.byte_offset is None else info.byte_offset)
+            for info in infos if info.byte_offset is None or info.byte_offset + info.size > size]
+
+
+def read_surviving(ds):
+    """``(values, lost)``: ``ds`` read whole or, when its chunk index was cut, chunk by chunk.
+
+    ``lost`` lists ``(offset, shape)`` of the chunks that could not be read (left at the
+    fill value in ``values``); empty when the whole read succeeds.
+    """
+    try:
+        return ds[()], []
+    except (OSError, RuntimeError, ValueError):
+        if ds.chunks is None:
+            raise
+    values = np.full(ds.shape, ds.fillvalue, dtype=ds.dtype)
+    lost = []
+    for offset in itertools.product(*(range(0, n, c) for n, c in zip(ds.shape, ds.chunks))):
+        region = tuple(slice(o, min(o + c, n)) for o, c, n in zip(offset, ds.chunks, ds.shape))
+        try:
+            values[region] = ds[region]
+        except (OSError, RuntimeError, ValueError):
+            lost.append((offset, ds.chunks))
+    return values, lost
+
+
+def mark_cut(mismatch, sums_ds, size, k, unread, sums_unread, block) -> None:
+    """Set ``mismatch`` (keyed like the checksums) for what a cut at byte ``size`` took beyond the checksums' reach.
+
+    A lost record whose checksum survived fails it (the data read as zeros); one whose
+    checksum lies past the cut too would compare zeros with zeros, and one whose chunk
+    (``unread``: of the data; ``sums_unread``: of the checksums) the cut index no longer
+    reaches was not read at all: both count as lost here.
+    """
+    if k == 0:
+        mismatch[()] |= bool(unread or sums_unread or chunks_past(sums_ds, size))
+        return
+    for offset, shape in unread:
+        index = [slice(o, o + c) for o, c in zip(offset[:k], shape[:k])]
+        if k == 2 and block > 1:  # (row, record) data, checksummed per block of rows
+            index[0] = slice(offset[0] // block, -(-(offset[0] + shape[0]) // block))
+        mismatch[tuple(index)] = True
+    for offset, shape in sums_unread:
+        mismatch[tuple(slice(o, o + c) for o, c in zip(offset, shape))] = True
+    item = sums_ds.dtype.itemsize
+    for offset, shape, start in chunks_past(sums_ds, size):
+        ends = start + (np.arange(int(np.prod(shape))).reshape(shape) + 1) * item  # C order within the chunk
+        part = mismatch[tuple(slice(o, o + c) for o, c in zip(offset, shape))]
+        part |= (ends > size)[tuple(slice(0, n) for n in part.shape)]

@@ -39,8 +39,9 @@ the record chunks follow in record order across the datasets
 (:mod:`coulombgas._h5layout`). :func:`open_h5` reads a file shorter than its
 superblock says with the tail as zeros: the records lost fail their checksums,
 the error names the first, and ``read_store(path, prefix=True)`` returns those
-before it. (A recording whose axis grew has later metadata among its records:
-a cut before it may leave nothing readable, and says so.)
+before it. A record whose chunk, or whose checksum's chunk, lies past the cut
+counts as lost whatever the checksums say (an axis that grew puts checksum
+chunks among the records, where zeros could match zeros).
 
 Layer 0: NumPy, h5py (lazily) and the standard library. References:
 D. Foreman-Mackey et al., emcee, ``backends/hdf.py``; Unidata, "NetCDF-4
@@ -55,9 +56,10 @@ import shutil
 
 import numpy as np
 
-from ._durable import block_checksums, checksum, damage_message, index_shape
-from ._h5layout import (ZeroPadded, allocate_in_record_order, chunk_shape, end_of_address, field_chunks,
-                        meta_block_bytes, metadata_spilled)
+from ._durable import (block_checksums, checksum, damage_message, dumps, index_shape, json_default, read_json,
+                       write_json)
+from ._h5layout import (ZeroPadded, allocate_in_record_order, chunk_shape, end_of_address, field_chunks, mark_cut,
+                        meta_block_bytes, metadata_spilled, read_surviving)
 from ._rng import pack_pcg64, unpack_pcg64
 
 __all__ = ["h5py_module", "json_default", "dumps", "write_json", "read_json", "ChunkedStore", "is_store",
@@ -78,35 +80,6 @@ def h5py_module():
     except ImportError:  # pragma: no cover - exercised only without the extra
         raise ImportError("streaming to HDF5 needs h5py: pip install 'coulombgas[hdf5]'") from None
     return h5py
-
-
-def json_default(obj):
-    """``json.dump``'s ``default`` for NumPy arrays and scalars (lists and Python numbers)."""
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-
-def dumps(obj) -> str:
-    """Canonical JSON (sorted keys, NumPy values allowed): equal metadata gives equal strings."""
-    return json.dumps(obj, default=json_default, sort_keys=True)
-
-
-def write_json(path, data) -> None:
-    """Write ``data`` as indented JSON (NumPy arrays and scalars allowed), atomically."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2, default=json_default, allow_nan=False)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
-def read_json(path):
-    """The JSON document in ``path``."""
-    with open(path) as fh:
-        return json.load(fh)
 
 
 def _key_ndim(axes, rows) -> int:
@@ -158,7 +131,7 @@ def open_h5(path, mode="r", **kw):
                 fh.close()
             raise StoreError(f"{cut}, inside the index at its head: nothing in it can be read; restore a "
                              "copy or run again") from None
-        fh.coulombgas_truncated = (path, cut)  # the file's own name: h5py sees a file object
+        fh.coulombgas_truncated = (path, cut, size)  # the file's own name: h5py sees a file object
         return fh
 
 
@@ -548,6 +521,11 @@ class ChunkedStore:
                 raise ValueError(f"state {key!r} has shape {value.shape}; the file has room for {space.shape}")
         self._staged.update(items)
 
+    def state_names(self) -> set:
+        """Names of the state arrays the file has room for (declared at creation; a file made by an
+        older version may lack ones a newer writer adds)."""
+        return set(self.fh[_SLOTS[0]])
+
     def state(self) -> dict:
         """The committed state: its arrays, ``"bit_generators"`` (list of states) and ``"record"``."""
         return _state_values(self._staged)
@@ -620,7 +598,7 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
     ``prefix=True``, which cuts ``done`` before it (the good records).
     """
     def read(fh):
-        name, cut = getattr(fh, "coulombgas_truncated", (fh.filename, None))
+        name, cut, size = getattr(fh, "coulombgas_truncated", (fh.filename, None, None))
         if not is_store(fh):
             raise ValueError(f"{name} is not a coulombgas store file")
         out = {"kind": str(fh.attrs["kind"]), "meta": json.loads(fh.attrs["meta"]), "arrays": {}, "state": {}}
@@ -647,19 +625,27 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
             done = np.int64(found["record"])
         out["state"] = _state_values(found["state"])
 
+        unread = {}  # chunks a cut chunk index no longer reaches (truncated files only)
+
         def visit(key, obj):
             if hasattr(obj, "dtype") and not obj.is_scale and key != "records_done" \
                     and not key.startswith(("state/", "checksums/")):
-                out["arrays"][key] = obj[()]
+                if size is None:
+                    out["arrays"][key] = obj[()]
+                else:
+                    out["arrays"][key], unread[key] = read_surviving(obj)
         fh.visititems(visit)
         rows = str(fh.attrs.get("rows", ""))
         lo, hi = found["lo"], found["hi"]
         worst = None
         for key, values in out["arrays"].items():
             sums_ds = fh[f"checksums/{key}"]
-            sums, role = sums_ds[()], sums_ds.attrs.get("role", "data")
+            sums, sums_unread = (sums_ds[()], []) if size is None else read_surviving(sums_ds)
+            role = sums_ds.attrs.get("role", "data")
             block, k = int(sums_ds.attrs.get("row_block", 0)), sums.ndim
             mismatch = np.asarray(block_checksums(values, k, block) != sums)
+            if size is not None:  # cut short: records unread, or whose checksum was cut too (zeros match zeros)
+                mark_cut(mismatch, sums_ds, size, k, unread[key], sums_unread, block)
             if role == "record" and k == 2:  # only committed records count: later ones may be half written
                 upto = np.minimum.reduceat(done, np.arange(0, done.shape[0], block)) if done.size else done
                 mismatch &= np.arange(sums.shape[1]) < upto.reshape(-1, 1)
@@ -692,10 +678,20 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
         out["done"] = done
         return out
 
+    def read_or_say(fh):
+        truncated = getattr(fh, "coulombgas_truncated", None)
+        if truncated is None:
+            return read(fh)
+        try:
+            return read(fh)
+        except (OSError, RuntimeError, KeyError) as exc:  # an object the cut took (HDF5 metadata)
+            raise StoreError(f"{truncated[1]}, inside the index (HDF5 says: {exc}): nothing in it can be read; "
+                             "restore a copy or run again") from None
+
     if hasattr(path_or_file, "attrs"):
-        return read(path_or_file)
+        return read_or_say(path_or_file)
     with open_h5(path_or_file, "r") as fh:
-        return read(fh)
+        return read_or_say(fh)
 
 
 # ------------------------------------------------------------------------------ trajectories

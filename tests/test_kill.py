@@ -315,3 +315,50 @@ def test_a_long_training_file_of_tiny_models_is_within_ten_percent_of_its_record
     size = os.path.getsize(path)
     print(f"\nlong training run: {size} bytes for {records} bytes of records ({size / records:.3f})")
     assert h.eigenvalues.shape == (16, 10001, 2) and size < 1.1 * records, (size, records)
+
+
+def test_a_grown_store_cut_anywhere_keeps_exactly_the_records_before_the_cut(tmp_path):
+    """An axis grown twice puts index and checksum chunks among the records. A cut anywhere keeps
+    exactly the records before it (never zeros read back as records, even where a record's
+    checksum was cut with it), or, in the head, says nothing can be read."""
+    path, copy = str(tmp_path / "g.h5"), str(tmp_path / "cut.h5")
+    n = 2500
+    with st.ChunkedStore(path, kind="test", meta={}, dims={"record": None, "g/mode": 64},
+                         fields={"v": (("record",), "i8"), "g/w": (("record", "g/mode"), "f8")}) as s:
+        for r in range(n):
+            if r >= s.dataset("v").shape[0]:
+                s.grow("record", max(1024, 2 * s.dataset("v").shape[0]))
+            s.write("v", r, r + 1)
+            s.write("g/w", r, np.full(64, r + 1.0))
+            if r % 100 == 99:
+                s.commit(r + 1)
+        s.commit(n)
+    size = os.path.getsize(path)
+    with h5py.File(path, "r") as fh:  # every chunk's first and last byte: cuts just before and after them
+        edges = {name: [e for i in range(fh[name].id.get_num_chunks()) for info in [fh[name].id.get_chunk_info(i)]
+                        for e in (info.byte_offset, info.byte_offset + info.size)]
+                 for name in ("v", "g/w", "checksums/v", "checksums/g/w")}
+    head = min(edges["v"] + edges["g/w"])  # where the first record begins
+    cuts = sorted({c for e in sum(edges.values(), []) for c in (e - 1, e + 1) if 0 < c < size}
+                  | set(range(size // 60, size, size // 60)))
+    kept, unreadable = [], []
+    for cut in cuts:
+        shutil.copyfile(path, copy)
+        _cut(copy, cut)
+        try:
+            good = st.read_store(copy, prefix=True)
+        except st.StoreError as exc:
+            assert "inside the index" in str(exc) and "nothing in it can be read" in str(exc), (cut, str(exc))
+            unreadable.append(cut)
+            continue
+        k = int(good["done"])
+        np.testing.assert_array_equal(good["arrays"]["v"][:k], np.arange(1, k + 1))
+        np.testing.assert_array_equal(good["arrays"]["g/w"][:k], np.repeat(np.arange(1.0, k + 1)[:, None], 64, 1))
+        if k < n:
+            with pytest.raises(st.StoreError, match=rf"cut\.h5 is truncated \({cut} of its {size} bytes\): record {k} "):
+                st.read_store(copy)
+        kept.append(k)
+    assert len(set(kept)) >= 5 and min(kept) < 1024 < 2048 < max(kept) == n  # cuts in each grown segment
+    assert unreadable and max(unreadable) < head  # only a cut in the head loses everything
+    print(f"\n{len(cuts)} cuts: {len(kept)} kept their leading records, {len(unreadable)} unreadable "
+          f"({sum(c >= head for c in unreadable)} of them past the first record)")

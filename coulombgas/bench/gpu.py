@@ -154,7 +154,7 @@ def _gpu_phase(quick):
     d = [cuda.to_device(np.ascontiguousarray(a)) for a in (data["H"], data["y"], data["Z"], state["W"])]
     step = cuda.to_device(np.zeros(models, dtype=np.int64))
     div = cuda.to_device(np.zeros(models, dtype=np.int64))
-    loss = cuda.device_array(models)
+    loss = cuda.to_device(np.zeros(models))  # the running loss sum the kernel continues
     lr = cuda.to_device(np.full(models, params["lr"]))
     blocks = (models + tpb // team - 1) // (tpb // team)
     t = _sync_time(lambda: kernel[blocks, tpb](*d, step, div, loss, steps, lr, 100.0), 3)
@@ -213,7 +213,7 @@ def _gpu_teacher(quick):
     Wd = cuda.to_device(np.ascontiguousarray(state["W"].reshape(models, 4).T))
     step = cuda.to_device(np.zeros(models, dtype=np.int64))
     div = cuda.to_device(np.zeros(models, dtype=np.int64))
-    loss = cuda.device_array(models)
+    loss = cuda.to_device(np.zeros(models))  # the running loss sum the kernel continues
     # The default protocol (in order, noise per sample): the kernel's stream arrays are empty stand-ins.
     rng = cuda.to_device(np.zeros((4, models), dtype=np.uint64))
     order = cuda.to_device(np.zeros((0, models), dtype=np.int64))

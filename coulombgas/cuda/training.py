@@ -75,8 +75,8 @@ def teacher_student_kernel(update):
             return
         xm = x[:, :, 0] if x.shape[2] == 1 else x[:, :, m]
         w11, w12, w21, w22, total, st, flag, at = body(
-            xm, a[:, :, m], W[0, m], W[1, m], W[2, m], W[3, m], step[m], n_steps, lr, bs, teacher, limit, mode,
-            per_step, scale_diag, scale_off, rng[:, m], order[:, m], order_at[m], zw, zk, zf, zr)
+            xm, a[:, :, m], W[0, m], W[1, m], W[2, m], W[3, m], step[m], loss_out[m], n_steps, lr, bs, teacher, limit,
+            mode, per_step, scale_diag, scale_off, rng[:, m], order[:, m], order_at[m], zw, zk, zf, zr)
         W[0, m] = w11
         W[1, m] = w12
         W[2, m] = w21
@@ -84,7 +84,7 @@ def teacher_student_kernel(update):
         step[m] = st
         diverged[m] = flag
         order_at[m] = at
-        loss_out[m] = total / (n_steps if n_steps > 1 else 1) if flag == 0 else math.nan
+        loss_out[m] = total if flag == 0 else math.nan
 
     return kernel
 
@@ -116,7 +116,8 @@ def teacher_student_advance(data, state, gens, n_steps, params, *, update, proto
     atd = cuda.to_device(order_at)
     step = cuda.to_device(state["step"])
     div = cuda.to_device(state["diverged"])
-    loss = cuda.device_array(models, dtype=np.float64)
+    carry = _carry(state)
+    loss = cuda.to_device(carry)  # in: the running loss sum to continue; out: the sum (NaN: stopped)
     tpb = device.threads(128)
     eps = float(params["eps"])
     with device.quiet():
@@ -130,7 +131,19 @@ def teacher_student_advance(data, state, gens, n_steps, params, *, update, proto
         order_at[...] = atd.copy_to_host()
         state["step"][...] = step.copy_to_host()
         state["diverged"][...] = div.copy_to_host()
-        return loss.copy_to_host()
+        return _mean(carry, loss.copy_to_host(), n_steps)
+
+
+def _carry(state) -> np.ndarray:
+    """The running batch-loss sum of :func:`coulombgas.training._kernels.loss_carry` (zeros if none)."""
+    carry = state.get("loss_sum")
+    return np.zeros(state["W"].shape[0]) if carry is None else carry
+
+
+def _mean(carry, sums, n_steps) -> np.ndarray:
+    """Store the kernel's continued sums in ``carry``; the mean over max(n_steps, 1) batches (the CPU's value)."""
+    carry[...] = sums
+    return sums / max(int(n_steps), 1)
 
 
 # ------------------------------------------------------------------ phase network
@@ -162,6 +175,7 @@ def phase_kernel(n_mid: int, n_hidden: int, bs: int, team: int, rows: int, tpb: 
 
     @cuda.jit
     def kernel(H, y, Z, W, step, diverged, loss_out, n_steps, lr, limit):
+        # loss_out: in, each model's running loss sum to continue; out, the sum (NaN: stopped).
         tid = cuda.threadIdx.x
         t_id = tid // team
         lane = tid - t_id * team
@@ -193,6 +207,8 @@ def phase_kernel(n_mid: int, n_hidden: int, bs: int, team: int, rows: int, tpb: 
                 for k in range(n_mid):
                     w[r * n_mid + k] = 0.0
         total = 0.0
+        if m < models:
+            total = loss_out[m]
         div = 0
         par = 0
         iters = n_steps if n_steps > 1 else 1  # not max(): the CUDA target refuses it
@@ -256,7 +272,7 @@ def phase_kernel(n_mid: int, n_hidden: int, bs: int, team: int, rows: int, tpb: 
                 if was_live:
                     step[m] = st
                     diverged[m] = div
-                    loss_out[m] = total / iters if div == 0 else math.nan
+                    loss_out[m] = total if div == 0 else math.nan
                 else:
                     loss_out[m] = math.nan
 
@@ -290,7 +306,8 @@ def phase_network_advance(data, state, gens, n_steps, params):
     Wd = cuda.to_device(np.ascontiguousarray(W))
     step = cuda.to_device(state["step"])
     div = cuda.to_device(state["diverged"])
-    loss = cuda.device_array(models, dtype=np.float64)
+    carry = _carry(state)
+    loss = cuda.to_device(carry / scale)  # the kernel sums MSE without the factor s (exact: s is ½ or 1)
     teams = tpb // team
     with device.quiet():
         kernel[(models + teams - 1) // teams, tpb](dev["H"], dev["y"], dev["Z"], Wd, step, div, loss, int(n_steps),
@@ -298,7 +315,7 @@ def phase_network_advance(data, state, gens, n_steps, params):
         W[...] = Wd.copy_to_host()
         state["step"][...] = step.copy_to_host()
         state["diverged"][...] = div.copy_to_host()
-        return scale * loss.copy_to_host()
+        return _mean(carry, scale * loss.copy_to_host(), n_steps)
 
 
 

@@ -16,7 +16,12 @@ A model supplies three things (see ``teacher_student.py`` for one):
     over models, each drawing only from its own ``gens[i]``, so results do not
     depend on the number of threads) and return each model's mean batch loss
     over those updates, shape (models,). ``n_steps = 0`` returns the loss of
-    the next batch without updating. Before each update the kernel compares
+    the next batch without updating. A kernel whose loss is that mean continues
+    ``state["loss_sum"]`` (:func:`._kernels.loss_carry`) batch by batch, so the
+    driver may split a record interval over several calls and get one call's
+    bits (``init`` creates that sum, :func:`._kernels.with_loss_sum`; a model
+    whose loss is a value at the final weights, the RBM's KL, has none and
+    returns that value). Before each update the kernel compares
     the batch loss with ``params["divergence_loss"]``; a model whose loss
     exceeds it (or is not finite) gets ``state["diverged"][i] = update + 1``
     and is not updated again.
@@ -24,10 +29,14 @@ A model supplies three things (see ``teacher_student.py`` for one):
     ``"WtW"`` or ``"WWt"``: which Gram matrix of W the paper diagonalises.
 
 The driver adds ``state["step"]`` and ``state["diverged"]`` (int64 per
-model), runs the models in blocks (bounded memory), records spectra every
-``record_every`` updates, streams each record to HDF5 when given a path (with
-the block's state and random-stream states, so ``resume=True`` continues
-exactly), and assembles the :class:`~coulombgas.training.harvest.Harvest`.
+model), runs the models in blocks (bounded
+memory), records spectra every ``record_every`` updates, streams each record to
+HDF5 when given a path (with the block's state and random-stream states, so
+``resume=True`` continues exactly), and assembles the
+:class:`~coulombgas.training.harvest.Harvest`. A record interval runs as kernel
+calls of about 0.2 s each (:class:`~coulombgas._durable.Pacer`): Ctrl-C
+is answered between calls, with the block's state committed mid-interval
+(``interval_done`` updates of interval ``record``) and resumed from there.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ import numpy as np
 
 from .. import _rng
 from .. import _validate as v
-from .._durable import Interrupts, RunInterrupted
+from .._durable import Interrupts, Pacer, RunInterrupted
 from ..store import ChunkedStore
 from .harvest import Harvest, spectra_of
 
@@ -135,6 +144,7 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
 
         bar = tqdm(total=models * steps, unit="update", desc=name, leave=False)
     pieces = []
+    pace = Pacer()  # updates per kernel call, ~0.2 s each: Ctrl-C is answered between calls
     stop = Interrupts(active=store is not None)
     try:
         stop.__enter__()
@@ -148,19 +158,42 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
             data, state = init(params, gens)
             state["step"] = np.zeros(hi - lo, dtype=np.int64)
             state["diverged"] = np.zeros(hi - lo, dtype=np.int64)
-            first = 0
+            loss_is_mean = "loss_sum" in state  # else the loss is a value at the final weights
+            first, done = 0, 0
             if store is not None:
-                first = store.restore(lo, state, gens)
+                first, done = store.restore(lo, state, gens)
             typed = numba.typed.List(gens)
             piece = _empty_piece(hi - lo, len(at), state["W"].shape[1:], gram, record_weights)
             if first > 0:
                 store.read_piece(lo, hi, first, piece)
-                if bar is not None:
-                    bar.update((hi - lo) * int(at[first - 1]))
+            if bar is not None:
+                bar.update((hi - lo) * (int(at[first - 1]) if first else 0) + (hi - lo) * done)
             committed = time.perf_counter()
             for r in range(first, len(at)):
                 todo = int(at[r] - (at[r - 1] if r else 0))
-                loss = advance(data, state, typed, todo, params)
+                if done == 0 and loss_is_mean:
+                    state["loss_sum"][:] = 0.0
+                while True:  # the interval in calls of ~0.2 s; the carried loss sum makes the split exact
+                    k = min(todo - done, pace.size)
+                    start = time.perf_counter()
+                    loss = advance(data, state, typed, k, params)
+                    now = time.perf_counter()
+                    pace.took(k, now - start)
+                    done += k
+                    if bar is not None:
+                        bar.update((hi - lo) * k)
+                    if done >= todo:
+                        break
+                    if store is not None and (stop.pending or now - committed >= _COMMIT_SECONDS):
+                        saved = store.checkpoint(lo, hi, r, state, gens, done)
+                        committed = now
+                        if stop.pending and saved:
+                            raise RunInterrupted(store.path, r, f"of {len(at)} records for models {lo}..{hi - 1} "
+                                                 f"and {done} of the {todo} updates toward the next ({lo} models "
+                                                 "before them complete)")
+                if loss_is_mean:  # what one call of `todo` updates returns (mean_loss), from the carried sum
+                    loss = np.where(state["diverged"] == 0, state["loss_sum"] / max(todo, 1), np.nan)
+                done = 0
                 _record(piece, r, state, loss, gram, record_weights)
                 if store is not None:
                     # Commit (two flushes) every ~0.25 s of work, at the block's end and on Ctrl-C:
@@ -172,8 +205,6 @@ def run_ensemble(init, advance, gram: str, params: dict, *, models: int, steps: 
                     if stop.pending:
                         raise RunInterrupted(store.path, r + 1, f"of {len(at)} records for models {lo}..{hi - 1} "
                                              f"({lo} models before them complete)")
-                if bar is not None:
-                    bar.update((hi - lo) * todo)
             pieces.append(piece)
     finally:
         stop.__exit__()
@@ -238,9 +269,11 @@ class _Store:
 
     Axes model, record, mode (and row, col for the weights); ``records_done``
     per model; ``/state`` holds the current block's state (``W``, ``step``,
-    ``diverged``, the model's own arrays), its first model ``block``, the
-    record count it belongs to and the block's random-stream states (``bit_generators``). Blocks of
-    models run one after the other, so only one block's state is ever kept.
+    ``diverged``, ``loss_sum``, the model's own arrays), its first model ``block``, the
+    record count it belongs to, the updates of the next interval already done
+    (``interval_done``, nonzero for a mid-interval commit) and the block's random-stream
+    states (``bit_generators``). Blocks of models run one after the other, so only one
+    block's state is ever kept.
     The file is created at the first write, when the weights' shape is known.
     """
 
@@ -273,16 +306,37 @@ class _Store:
     def restore(self, lo, state, gens) -> int:
         """Overwrite ``state`` and ``gens`` with the saved ones of block ``lo``; returns the next record."""
         if self.store is None:  # the file is built now (the state's shapes are known) and appears at the first commit
-            self._open(state["W"].shape, dict(state, block=np.int64(lo)), len(gens))
-            return 0
+            self._open(state["W"].shape, self._slots(lo, state, 0), len(gens))
+            return 0, 0
         saved = self.store.state()
         if int(saved.get("block", -1)) != lo:
-            return 0
+            return 0, 0
         for key in state:
-            state[key][...] = saved[key]
+            if key in saved:  # a file from before loss_sum existed committed only whole intervals (sum 0)
+                state[key][...] = saved[key]
         for g, st in zip(gens, saved["bit_generators"]):
             g.bit_generator.state = st
-        return int(saved["record"])
+        return int(saved["record"]), int(saved.get("interval_done", 0))
+
+    def _slots(self, lo, state, done) -> dict:
+        """The state arrays to save: the block's state, its first model and the interval's progress."""
+        out = dict(state, block=np.int64(lo), interval_done=np.int64(done))
+        if self.store is not None:  # a file made before some of these existed keeps its own slots
+            names = self.store.state_names()
+            out = {key: value for key, value in out.items() if key in names}
+        return out
+
+    def checkpoint(self, lo, hi, r, state, gens, done) -> bool:
+        """Commit the block's state ``done`` updates into interval ``r`` (records 0..r-1 written); True if done.
+
+        A file made before mid-interval commits existed has no ``interval_done`` slot:
+        there this does nothing (False), and a stop waits for the interval's end as it did then.
+        """
+        if "interval_done" not in self.store.state_names():
+            return False
+        self.store.save_state(self._slots(lo, state, done), [g.bit_generator.state for g in gens], record=r)
+        self.store.commit(r, slice(lo, hi))
+        return True
 
     def read_piece(self, lo, hi, first, piece):
         for key in ("eigenvalues", "singular_values", "loss", "weights"):
@@ -297,8 +351,7 @@ class _Store:
                 self.store.write(key, (rows, r), piece[key][:, r])
         self.store.write("diverged", rows, piece["diverged"])
         if commit:
-            self.store.save_state(dict(state, block=np.int64(lo)), [g.bit_generator.state for g in gens],
-                                  record=r + 1)
+            self.store.save_state(self._slots(lo, state, 0), [g.bit_generator.state for g in gens], record=r + 1)
             self.store.commit(r + 1, rows)
 
     def close(self):

@@ -104,7 +104,7 @@ from numba import prange
 from .. import _prng, _rng
 from .. import _validate as v
 from .._jit import njit
-from ._kernels import mean_loss, stop_update
+from ._kernels import loss_carry, mean_loss, stop_update, with_loss_sum
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 from .harvest import coincident_groups
 from .teacher_student import (check_protocol, protocol_of, protocol_params, sample_index,
@@ -362,7 +362,7 @@ def init(params, gens):
         state["order"] = np.empty((count, length), dtype=np.int64)
         state["order"][:] = np.arange(length)
         state["order_at"] = np.full(count, -1, dtype=np.int64)
-    return data, state
+    return data, with_loss_sum(state)
 
 
 def _draw(params, gens, per_sample, keep=None):
@@ -454,21 +454,22 @@ def advance(data, state, gens, n_steps, params):
         rng, perm, at = np.zeros((count, 4), np.uint64), np.zeros((count, 0), np.int64), np.zeros(count, np.int64)
     eps = params["eps"]
     return _advance(data["x"], data["y"], data["a"], np.asarray(params["Z"], dtype=float), state["W"],
-                    state["step"], state["diverged"], n_steps, params["lr"], params["batch_size"],
+                    state["step"], state["diverged"], loss_carry(state), n_steps, params["lr"], params["batch_size"],
                     params["divergence_loss"], BATCH_ORDERS.index(order), draw == "per-step",
                     params["noise"] == "label", math.sqrt(2.0) * eps, eps, params["label_noise"], rng, perm, at,
                     _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F, _prng.ZIG_R)
 
 
 @njit(parallel=True)
-def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit, mode, per_step, label, scale_diag, scale_off,
-             label_noise, rng, order, order_at, zw, zk, zf, zr):
+def _advance(x, y, a, Z, W, step, diverged, loss_sum, n_steps, lr, bs, limit, mode, per_step, label, scale_diag,
+             scale_off, label_noise, rng, order, order_at, zw, zk, zf, zr):
     """W ← W + (α/|B|)[Zᵀ Σ_s e_s x_sᵀ + Σ_s a_s], e_s = y_s − Z W x_s (+ ξ_s drawn per step).
 
     ``a`` holds per-batch sums (in order, noise per sample), per-sample noise (random
     orders) or nothing (per step, or label noise). Batch ``mode`` and per-step draws as in
     :func:`coulombgas.training.teacher_student.update_model` (one xoshiro256++ stream
-    ``rng[m]`` per model). Inputs are validated by the caller; each model touches only its own rows.
+    ``rng[m]`` per model). ``loss_sum`` is each model's running batch-loss sum, continued in
+    place (:mod:`._loop`). Inputs are validated by the caller; each model touches only its own rows.
     """
     models, size, n = x.shape
     nb = size // bs
@@ -484,7 +485,7 @@ def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit, mode, per_st
         e = np.empty(n)
         s = rng[m]
         om = order[m]
-        total = 0.0
+        total = loss_sum[m]
         for it in range(max(n_steps, 1)):
             b = step[m] % nb
             for i in range(n):  # P = Z W, once per update
@@ -538,6 +539,7 @@ def _advance(x, y, a, Z, W, step, diverged, n_steps, lr, bs, limit, mode, per_st
                 for j in range(n):
                     W[m, i, j] += c * P[i, j]
             step[m] += 1
+        loss_sum[m] = total
         loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
 

@@ -66,7 +66,7 @@ from numba import prange
 from .. import _validate as v
 from .._jit import njit
 from ..cuda import training as cuda_training
-from ._kernels import mean_loss, pick_device, stop_update
+from ._kernels import loss_carry, mean_loss, pick_device, stop_update, with_loss_sum
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 
 __all__ = ["phase_network", "per_sample_gradients", "gradients_at", "classify_regime", "Regimes", "GRAM", "REGIMES", "LOSSES",
@@ -248,7 +248,7 @@ def init(params, gens):
     H = np.empty((count, size, n_mid))
     y = np.empty((count, size))
     _features(x, Ms, Wts, Zs, H, y)
-    return {"H": H, "y": y, "Z": Zs, "Wt": Wts, "M": Ms}, {"W": W}
+    return {"H": H, "y": y, "Z": Zs, "Wt": Wts, "M": Ms}, with_loss_sum({"W": W})
 
 
 @njit(parallel=True)
@@ -274,8 +274,8 @@ def _features(x, M, Wt, Z, H, y):
 
 def advance(data, state, gens, n_steps, params):
     """``n_steps`` SGD updates of every model (see :mod:`coulombgas.training._loop`)."""
-    return _advance(data["H"], data["y"], data["Z"], state["W"], state["step"], state["diverged"], n_steps,
-                    params["lr"], params["batch_size"], params["divergence_loss"], loss_scale(params))
+    return _advance(data["H"], data["y"], data["Z"], state["W"], state["step"], state["diverged"], loss_carry(state),
+                    n_steps, params["lr"], params["batch_size"], params["divergence_loss"], loss_scale(params))
 
 
 def loss_scale(params) -> float:
@@ -313,8 +313,11 @@ _EXPM1_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(16, 0, -1))
 
 
 @njit(parallel=True)
-def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit, scale):
-    """SGD on W of y = Z tanh(W h), h = H[m, n] fixed; loss scale · MSE. Inputs are validated by the caller."""
+def _advance(H, y, Z, W, step, diverged, loss_sum, n_steps, lr, bs, limit, scale):
+    """SGD on W of y = Z tanh(W h), h = H[m, n] fixed; loss scale · MSE. Inputs are validated by the caller.
+
+    ``loss_sum`` is each model's running batch-loss sum, continued in place (:mod:`._loop`).
+    """
     models, size, n_mid = H.shape
     n_hidden = W.shape[1]
     batches = size // bs
@@ -326,7 +329,7 @@ def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit, scale):
         w = W[m].copy()  # contiguous private copies: a few allocations per call, none per step
         z = Z[m].copy()
         d = np.empty((bs, n_hidden))
-        total = 0.0
+        total = loss_sum[m]
         for it in range(max(n_steps, 1)):
             start = (step[m] % batches) * bs
             hb = H[m, start:start + bs]
@@ -379,6 +382,7 @@ def _advance(H, y, Z, W, step, diverged, n_steps, lr, bs, limit, scale):
                         w[j, k] -= cj * hb[b, k]
             step[m] += 1
         W[m] = w
+        loss_sum[m] = total
         loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
 

@@ -62,7 +62,7 @@ from .. import _prng, _rng
 from .. import _validate as v
 from .._jit import njit
 from ..cuda import training as cuda_training
-from ._kernels import mean_loss, pick_device
+from ._kernels import loss_carry, mean_loss, pick_device, with_loss_sum
 from ._loop import check_common, check_footprint, check_run_options, replay_init, run_ensemble
 
 __all__ = ["teacher_student", "per_sample_gradients", "degenerate_groups", "GRAM", "BATCH_ORDERS", "NOISE_DRAWS",
@@ -256,7 +256,7 @@ def init(params, gens):
             a[i] = g.standard_normal((size, 3)) * scale
         if needs_stream:
             state["rng"][i] = _prng.seed_state(g)
-    return {"x": x, "a": a}, state
+    return {"x": x, "a": a}, with_loss_sum(state)
 
 
 def kernel_args(state, params):
@@ -279,7 +279,7 @@ def advance(data, state, gens, n_steps, params):
     """``n_steps`` SGD updates of every model (see :mod:`coulombgas.training._loop`)."""
     mode, per_step, rng, order, at = kernel_args(state, params)
     eps = params["eps"]
-    return _advance(data["x"], data["a"], state["W"], state["step"], state["diverged"], n_steps,
+    return _advance(data["x"], data["a"], state["W"], state["step"], state["diverged"], loss_carry(state), n_steps,
                     params["lr"], params["batch_size"], params["teacher"], params["divergence_loss"], mode,
                     per_step, math.sqrt(2.0) * eps, eps, rng, order, at, _prng.ZIG_W, _prng.ZIG_K, _prng.ZIG_F,
                     _prng.ZIG_R)
@@ -321,7 +321,7 @@ def sample_index(pos, step, size, bs, mode, s, order, order_at):
 
 
 @njit
-def update_model(x, a, w11, w12, w21, w22, step, n_steps, lr, bs, teacher, limit, mode, per_step, scale_diag,
+def update_model(x, a, w11, w12, w21, w22, step, total, n_steps, lr, bs, teacher, limit, mode, per_step, scale_diag,
                  scale_off, s, order, order_at, zw, zk, zf, zr):
     """``n_steps`` SGD updates of one model: the body the CPU and the CUDA kernels both compile.
 
@@ -329,13 +329,13 @@ def update_model(x, a, w11, w12, w21, w22, step, n_steps, lr, bs, teacher, limit
     (:func:`sample_index`, by the protocol ``mode``) of the model's dataset ``x`` (S, 2) and
     noises ``a`` (S, 3: a₁₁, a₂₂, a₁₂; unused when ``per_step``: then drawn from the stream
     ``s`` with stds ``scale_diag``, ``scale_off``), any strides; W_s = [[w11, w12], [w21, w22]].
-    Returns ``(w11, w12, w21, w22, total, step, flag, order_at)``: the summed batch losses, the
+    Returns ``(w11, w12, w21, w22, total, step, flag, order_at)``: ``total`` continued with each
+    batch loss in turn (so a run split over several calls sums in one call's order), the
     update count, ``flag`` = the update at which the batch loss exceeded ``limit`` (counted
     from 1; 0 if none), and the protocol's marker. ``n_steps = 0`` only measures the next
     batch's loss (and draws no noise).
     """
     size = x.shape[0]
-    total = 0.0
     flag = 0
     for it in range(n_steps if n_steps > 1 else 1):  # not max(): the CUDA target refuses it
         # Residual matrix R = W_t − W_s; per-sample gradient step R x xᵀ + a.
@@ -384,11 +384,12 @@ def update_model(x, a, w11, w12, w21, w22, step, n_steps, lr, bs, teacher, limit
 
 
 @njit(parallel=True)
-def _advance(x, a, W, step, diverged, n_steps, lr, bs, teacher, limit, mode, per_step, scale_diag, scale_off, rng,
-             order, order_at, zw, zk, zf, zr):
+def _advance(x, a, W, step, diverged, loss_sum, n_steps, lr, bs, teacher, limit, mode, per_step, scale_diag,
+             scale_off, rng, order, order_at, zw, zk, zf, zr):
     """:func:`update_model` for every model in parallel; inputs are validated by the caller.
 
-    ``x`` holds one dataset per model, or one shared by all (first axis 1).
+    ``x`` holds one dataset per model, or one shared by all (first axis 1); ``loss_sum``
+    is each model's running batch-loss sum, continued in place (:mod:`._loop`).
     """
     loss_out = np.full(W.shape[0], np.nan)  # NaN stays for a model stopped earlier
     shared = x.shape[0] == 1
@@ -396,8 +397,9 @@ def _advance(x, a, W, step, diverged, n_steps, lr, bs, teacher, limit, mode, per
         if diverged[m] == 0:
             xm = x[0] if shared else x[m]
             W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], total, step[m], diverged[m], order_at[m] = update_model(
-                xm, a[m], W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], step[m], n_steps, lr, bs, teacher,
-                limit, mode, per_step, scale_diag, scale_off, rng[m], order[m], order_at[m], zw, zk, zf, zr)
+                xm, a[m], W[m, 0, 0], W[m, 0, 1], W[m, 1, 0], W[m, 1, 1], step[m], loss_sum[m], n_steps, lr, bs,
+                teacher, limit, mode, per_step, scale_diag, scale_off, rng[m], order[m], order_at[m], zw, zk, zf, zr)
+            loss_sum[m] = total
             loss_out[m] = mean_loss(total, n_steps, diverged[m])
     return loss_out
 
