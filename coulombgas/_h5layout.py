@@ -44,7 +44,7 @@ import numpy as np
 
 __all__ = ["CHUNK_ELEMENTS", "even_chunk", "chunk_shape", "field_chunks", "end_of_address", "ZeroPadded",
            "meta_block_bytes", "allocate_in_record_order", "metadata_spilled", "chunks_past", "read_surviving",
-           "mark_cut"]
+           "mark_cut", "walk"]
 
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # Target chunk size in elements (512 KiB of float64): small enough for h5py's per-dataset
@@ -278,3 +278,18 @@ def mark_cut(mismatch, sums_ds, size, k, unread, sums_unread, block) -> None:
         ends = start + (np.arange(int(np.prod(shape))).reshape(shape) + 1) * item  # C order within the chunk
         part = mismatch[tuple(slice(o, o + c) for o, c in zip(offset, shape))]
         part |= (ends > size)[tuple(slice(0, n) for n in part.shape)]
+
+
+def walk(group, prefix=""):
+    """``(path, object)`` of everything below ``group``, groups before their members, by following links.
+
+    Unlike h5py's ``visititems`` (HDF5's object visit, which also sizes each dataset's
+    chunk index) this reads no chunk index, so a file whose index was cut still lists.
+    """
+    for name, obj in group.items():
+        path = f"{prefix}{name}"
+        if obj is None:  # h5py's answer for a link whose object cannot be read
+            raise KeyError(f"object {path!r} cannot be read")
+        yield path, obj
+        if hasattr(obj, "items"):
+            yield from walk(obj, path + "/")

@@ -59,7 +59,7 @@ import numpy as np
 from ._durable import (block_checksums, checksum, damage_message, dumps, index_shape, json_default, read_json,
                        write_json)
 from ._h5layout import (ZeroPadded, allocate_in_record_order, chunk_shape, end_of_address, field_chunks, mark_cut,
-                        meta_block_bytes, metadata_spilled, read_surviving)
+                        meta_block_bytes, metadata_spilled, read_surviving, walk)
 from ._rng import pack_pcg64, unpack_pcg64
 
 __all__ = ["h5py_module", "json_default", "dumps", "write_json", "read_json", "ChunkedStore", "is_store",
@@ -124,7 +124,8 @@ def open_h5(path, mode="r", **kw):
         fh = None
         try:  # every object and attribute, read now: the head (the index) must be whole
             fh = h5py.File(ZeroPadded(path, end), "r", **kw)
-            fh.visititems(lambda _, obj: dict(obj.attrs))
+            for _, obj in walk(fh):
+                dict(obj.attrs)
             dict(fh.attrs)
         except (OSError, RuntimeError, KeyError, ValueError):
             if fh is not None:
@@ -439,7 +440,8 @@ class ChunkedStore:
                 if hasattr(obj, "dims") and not obj.is_scale and not obj.name.startswith("/checksums/"):
                     found.extend((obj, i) for i in range(obj.ndim)
                                  if any(s.name == name for s in obj.dims[i].values()))
-            self.fh.visititems(visit)
+            for path, obj in walk(self.fh):
+                visit(path, obj)
             self._handles[key] = found
         return self._handles[key]
 
@@ -612,7 +614,8 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
                         out["state"][sub] = unpack_pcg64(obj[()]) if sub == "bit_generators" else obj[()]
                     else:
                         out["arrays"][key] = obj[()]
-            fh.visititems(visit)
+            for key, obj in walk(fh):
+                visit(key, obj)
             return out
         found = _committed(fh)
         if found is None:
@@ -634,7 +637,8 @@ def read_store(path_or_file, *, prefix: bool = False) -> dict:
                     out["arrays"][key] = obj[()]
                 else:
                     out["arrays"][key], unread[key] = read_surviving(obj)
-        fh.visititems(visit)
+        for key, obj in walk(fh):
+            visit(key, obj)
         rows = str(fh.attrs.get("rows", ""))
         lo, hi = found["lo"], found["hi"]
         worst = None

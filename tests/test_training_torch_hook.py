@@ -355,3 +355,36 @@ def test_your_own_model_example_smoke(tmp_path):
     assert set(summary["linear_scaling"]) == {"0.weight", "2.weight", "4.weight"}
     h = TorchRecorder.load(tmp_path / "recording_0.1_16.h5", "4.weight")
     assert h.records == 13 and h.has_statistics
+
+
+@pytest.mark.slow  # ~25 s: 1,100 streamed records (each committed) and 80 cut copies
+def test_a_grown_recording_cut_short_keeps_exactly_the_records_before_the_cut(tmp_path):
+    # 1,100 updates: the record axis grew past its first 1,024, which puts chunk-index nodes
+    # among the records. Every cut past the file's head keeps exactly the leading records.
+    import shutil
+
+    from coulombgas import store as st
+
+    path, copy = tmp_path / "run.h5", tmp_path / "cut.h5"
+    net = _net()
+    with TorchRecorder(net, every=1, out=path, record_weights=True, seed=2) as rec:
+        _train(net, rec, _batches(1100), hook=True)
+    whole = st.read_store(path)
+    size = path.stat().st_size
+    kept, unreadable = [], []
+    for cut in range(size // 80, size, size // 80):
+        shutil.copyfile(path, copy)
+        with open(copy, "r+b") as fh:
+            fh.truncate(cut)
+        try:
+            good = st.read_store(copy, prefix=True)
+        except st.StoreError as exc:
+            assert "nothing in it can be read" in str(exc), str(exc)
+            unreadable.append(cut)
+            continue
+        k = int(good["done"])
+        for key, values in good["arrays"].items():
+            np.testing.assert_array_equal(values[:k], whole["arrays"][key][:k])
+        kept.append(k)
+    assert len(unreadable) <= 2 and all(c < size // 40 for c in unreadable)  # only cuts in the head
+    assert len(set(kept)) >= 10 and min(kept) < 1024 < max(kept)
