@@ -46,6 +46,13 @@ _SCRIPT = textwrap.dedent(r'''
     if "training" in which:
         h = cg.training.teacher_student(models=20, steps=300, record_every=50, seed=0, progress=False)
         put("teacher_student", h.eigenvalues)
+        # The protocols whose kernels draw from the in-kernel stream (batch order, noise per step).
+        h = cg.training.teacher_student(models=5, steps=60, record_every=30, seed=1, batch_size=3, epoch_batches=5,
+                                        batch_order="reshuffle", noise_draw="per-step", data_seed=2, progress=False)
+        put("teacher_student_reshuffle_per_step", h.weights)
+        h = cg.training.teacher_student(models=5, steps=60, record_every=30, seed=1, batch_size=3, epoch_batches=5,
+                                        batch_order="with-replacement", progress=False)
+        put("teacher_student_with_replacement", h.weights)
     gas = cg.CoulombGas.from_sgd(potentials.Quadratic(center=[3.9, 4.0], width=[3.0, 5.0]), g=[0.5, 0.6],
                                  n=2, lr=0.1, batch_size=16)
     if "simulate" in which:
