@@ -10,8 +10,8 @@ with an uninterrupted run of the same seed. Each trial ends as
 * different: the records differ (never allowed);
 * lost: the file no longer opens (never allowed).
 
-``-m slow`` kills each of five writers once, and six writers (with a 2.5 MB-a-record one) ten times
-each at ``COULOMBGAS_SLOW_SCALE=1`` (three times each at CI's 0.25).
+``-m slow`` kills each of six writers (the five basic ones and a 2.5 MB-a-record one) ten times at
+``COULOMBGAS_SLOW_SCALE=1`` (three times each at CI's 0.25).
 """
 
 import os
@@ -37,7 +37,6 @@ import kill_writer  # noqa: E402
 
 # How long each writer's run lasted here (s): kills fall uniformly in [0, 0.9 x this] after it starts writing.
 SPAN = {}
-BASIC = ("simulate-write", "simulate-compute", "train-write", "train-compute", "torch")
 
 
 @pytest.fixture(scope="module")
@@ -145,16 +144,10 @@ def _harness(reference, tmp_path, kills_per_case, seed, cases):
 
 
 @pytest.mark.slow
-def test_a_kill_of_each_writer_resumes_bit_for_bit(reference, tmp_path):
-    # Slow (a writer process per kill, ~40 s): the default suite keeps the damage, size and Ctrl-C tests.
-    table = _harness(reference, tmp_path, kills_per_case=1, seed=1, cases=BASIC)
-    assert sum(c["trials"] for c in table.values()) == 5
-
-
-@pytest.mark.slow
 def test_sixty_random_kills_lose_nothing(reference, tmp_path, slow_scale):
     # 10 kills of each of the 6 writers at COULOMBGAS_SLOW_SCALE=1 (60 kills: all exact when measured);
-    # CI's scale 0.25 kills each 3 times, which with the test above makes 23 kills per CI run.
+    # CI's scale 0.25 kills each 3 times (18 kills per CI run). The five basic writers are among the six,
+    # so a separate test that killed each of them once more (seed 1) added no case and was removed.
     per_case = max(3, round(10 * slow_scale))
     table = _harness(reference, tmp_path, kills_per_case=per_case, seed=2, cases=tuple(kill_writer.CASES))
     trials = sum(c["trials"] for c in table.values())

@@ -2,8 +2,8 @@
 
 Each check runs the same seeded calls in fresh Python processes, each with its own
 new ``NUMBA_CACHE_DIR``: process A compiles everything (cold cache) with 2 threads,
-process B compiles with 1 thread, then both run again loading from their caches
-(warm). The SHA-256 of every result's bytes must agree across all four.
+process B compiles with 1 thread (A and B at the same time), then both run again
+loading from their caches (warm). The SHA-256 of every result's bytes must agree across all four.
 
 Why it can fail: a compiled callee exists in several copies (its own library and
 one linked into every caller) and which copy runs depends on what a process
@@ -46,6 +46,13 @@ _SCRIPT = textwrap.dedent(r'''
     if "training" in which:
         h = cg.training.teacher_student(models=20, steps=300, record_every=50, seed=0, progress=False)
         put("teacher_student", h.eigenvalues)
+        # The protocols whose kernels draw from the in-kernel stream (batch order, noise per step).
+        h = cg.training.teacher_student(models=5, steps=60, record_every=30, seed=1, batch_size=3, epoch_batches=5,
+                                        batch_order="reshuffle", noise_draw="per-step", data_seed=2, progress=False)
+        put("teacher_student_reshuffle_per_step", h.weights)
+        h = cg.training.teacher_student(models=5, steps=60, record_every=30, seed=1, batch_size=3, epoch_batches=5,
+                                        batch_order="with-replacement", progress=False)
+        put("teacher_student_with_replacement", h.weights)
     gas = cg.CoulombGas.from_sgd(potentials.Quadratic(center=[3.9, 4.0], width=[3.0, 5.0]), g=[0.5, 0.6],
                                  n=2, lr=0.1, batch_size=16)
     if "simulate" in which:
@@ -66,26 +73,38 @@ _SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-def _run(which: str, cache_dir, threads: int) -> dict:
+def _start(which: str, cache_dir, threads: int) -> subprocess.Popen:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "NUMBA_NUM_THREADS": str(threads)}
     env.pop("NUMBA_DISABLE_JIT", None)
-    done = subprocess.run([sys.executable, "-c", _SCRIPT, which], env=env, capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return subprocess.Popen([sys.executable, "-c", _SCRIPT, which], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _result(proc: subprocess.Popen) -> dict:
+    try:
+        out, err = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def _check(which: str, tmp_path):
     """A cold (2 threads), B cold (1 thread), B warm (1 thread), A warm (2 threads): same bytes.
 
-    The package's source must not change while this runs (Numba recompiles an edited module).
+    A and B have caches of their own, so the two cold processes run at the same time, and then
+    the two warm ones (compiling is single-threaded: this halves the wall time, and the bytes
+    cannot depend on it). The package's source must not change while this runs (Numba
+    recompiles an edited module).
     """
-    runs = {
-        "A cold, 2 threads": _run(which, tmp_path / "cache_a", 2),
-        "B cold, 1 thread": _run(which, tmp_path / "cache_b", 1),
-        "B warm, 1 thread": _run(which, tmp_path / "cache_b", 1),
-        "A warm, 2 threads": _run(which, tmp_path / "cache_a", 2),
-    }
+    cold = {"A cold, 2 threads": _start(which, tmp_path / "cache_a", 2),
+            "B cold, 1 thread": _start(which, tmp_path / "cache_b", 1)}
+    runs = {label: _result(proc) for label, proc in cold.items()}
+    warm = {"B warm, 1 thread": _start(which, tmp_path / "cache_b", 1),
+            "A warm, 2 threads": _start(which, tmp_path / "cache_a", 2)}
+    runs.update({label: _result(proc) for label, proc in warm.items()})
     reference = runs["A cold, 2 threads"]
     assert reference and all(len(digests) == len(reference) for digests in runs.values())
     for label, digests in runs.items():

@@ -206,10 +206,14 @@ def test_a_two_percent_noise_error_or_the_wrong_protocol_fails(shared_run):
     (0.3, 16, {"data_seed": 3, "batch_order": "reshuffle"}), (0.2, 8, {"batch_order": "with-replacement"}),
     (0.4, 16, {"noise_draw": "per-step"}),
 ])
-def test_exact_mean_spacing_matches_large_ensembles(lr, batch_size, protocol):
-    """20,000 models (standard error 0.37 %): the exact law agrees within 4σ (≈ 1.5 %), the continuum
-    √(π α ε²/|B|) — off by 3–17 % here — does not."""
-    h = cg.training.teacher_student(lr=lr, batch_size=batch_size, models=20_000, steps=2000, record_every=2000,
+def test_exact_mean_spacing_matches_large_ensembles(lr, batch_size, protocol, slow_scale):
+    """20,000 models at COULOMBGAS_SLOW_SCALE=1 (standard error 0.37 %): the exact law agrees within 4σ
+    (≈ 1.5 %), the continuum √(π α ε²/|B|) — off by 3–17 % here — does not. At another scale both
+    bounds move with the standard error, 1/√models (CI's 0.25: 5,000 models, 3 % and a continuum
+    checked where it is off by more than 5 %, the same 6.8 standard errors as 2.5 % at 20,000)."""
+    models = max(1000, round(20_000 * slow_scale))
+    widen = math.sqrt(20_000 / models)
+    h = cg.training.teacher_student(lr=lr, batch_size=batch_size, models=models, steps=2000, record_every=2000,
                                     seed=5, record_weights=False, progress=False, **protocol)
     sv = h.final("singular_values")
     S = sv[:, 1] - sv[:, 0]
@@ -217,7 +221,7 @@ def test_exact_mean_spacing_matches_large_ensembles(lr, batch_size, protocol):
     law = exact.predict(h, datasets=256, orders=64, samples=400_000)
     m, e = law.mean_spacing()
     assert_z(S.mean(), m[0], math.hypot(se, e[0]))
-    assert abs(S.mean() / m[0] - 1) < 0.015
+    assert abs(S.mean() / m[0] - 1) < 0.015 * widen
     c = exact.continuum_mean_spacing(lr, batch_size, 0.1)
-    if abs(m[0] / c - 1) > 0.025:
+    if abs(m[0] / c - 1) > 0.025 * widen:
         assert abs(S.mean() - c) / se > 4.0
