@@ -20,10 +20,11 @@ missing tail as zeros, which HDF5 can open. The records there fail their
 checksums, so the reader names the first lost record and keeps those before it.
 Where a lost record's checksum lies past the cut too (an axis grown after the
 file was made puts new checksum chunks among the records), zeros would match
-zeros: :func:`chunks_past` names every chunk that the cut took, and the reader
-counts their records as lost whatever the checksums say. Such an axis also puts
-chunk-index nodes among the records; :func:`read_surviving` reads what the
-remaining index still reaches, chunk by chunk, and names the chunks it cannot.
+zeros: :func:`mark_cut` counts every record whose checksum lies past the cut
+(:func:`chunks_past`) as lost, whatever the comparison says. Such an axis also
+puts chunk-index nodes among the records: :func:`read_surviving` reads what the
+remaining index still reaches, chunk by chunk, and names the chunks it cannot,
+and :func:`walk` lists the objects without reading any chunk index.
 
 It also sets the chunk shapes (:func:`chunk_shape`): ~512 KiB, whole records.
 

@@ -39,9 +39,10 @@ the record chunks follow in record order across the datasets
 (:mod:`coulombgas._h5layout`). :func:`open_h5` reads a file shorter than its
 superblock says with the tail as zeros: the records lost fail their checksums,
 the error names the first, and ``read_store(path, prefix=True)`` returns those
-before it. A record whose chunk, or whose checksum's chunk, lies past the cut
-counts as lost whatever the checksums say (an axis that grew puts checksum
-chunks among the records, where zeros could match zeros).
+before it. A record whose checksum lies past the cut too, or that the cut
+chunk index no longer reaches, counts as lost whatever the comparison says (an
+axis that grew puts checksum chunks and index nodes among the records, where
+zeros could otherwise match zeros).
 
 Layer 0: NumPy, h5py (lazily) and the standard library. References:
 D. Foreman-Mackey et al., emcee, ``backends/hdf.py``; Unidata, "NetCDF-4
