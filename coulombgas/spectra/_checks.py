@@ -164,15 +164,21 @@ def pooled_runs(runs: list[np.ndarray], keep) -> np.ndarray:
     return np.concatenate([runs[i] for i in keep], axis=0)
 
 
+def scales(name: str, value, *, zero: bool = False) -> np.ndarray:
+    """``value`` (a scalar or 1-D, at least one) as a 1-D array of finite reals > 0 (≥ 0 with ``zero``):
+    the window lengths or times a spectral statistic is evaluated at."""
+    v = finite_real(name, value, min_size=1)
+    if v.ndim > 1:
+        raise ValueError(f"`{name}` must be a scalar or 1-D, got shape {v.shape}")
+    v = np.atleast_1d(v)
+    if np.any(v < 0 if zero else v <= 0):
+        raise ValueError(f"`{name}` must be {'>= 0' if zero else '> 0'}, got minimum {v.min():g}")
+    return v
+
+
 def window_args(x, L, windows, most_windows: int | None = None):
     """Checked arguments of a window statistic: levels ``x`` as (spectra, n) sorted, window
     lengths ``L`` as a 1-D positive array, and the number of ``windows`` (an int ≥ 1)."""
     x = real_spectrum("x", x, sort=True)
     x = x.reshape(-1, x.shape[-1])
-    L = finite_real("L", L, min_size=1)
-    if L.ndim > 1:
-        raise ValueError(f"`L` must be a scalar or 1-D, got shape {L.shape}")
-    L = np.atleast_1d(L)
-    if np.any(L <= 0):
-        raise ValueError(f"`L` must be > 0, got minimum {L.min():g}")
-    return x, L, _validate.integer("windows", windows, minimum=1, maximum=most_windows)
+    return x, scales("L", L), _validate.integer("windows", windows, minimum=1, maximum=most_windows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate
-from ._checks import bulk_interval, finite_real, real_spectrum, window_args
+from ._checks import bulk_interval, real_spectrum, scales, window_args
 
 __all__ = ["spectral_rigidity", "spectral_form_factor", "Rigidity", "FormFactor"]
 
@@ -201,12 +201,7 @@ def spectral_form_factor(x, tau, *, bulk=0.5) -> FormFactor:
     """
     x = real_spectrum("x", x, sort=True)
     x = x.reshape(-1, x.shape[-1])
-    tau = finite_real("tau", tau, min_size=1)
-    if tau.ndim > 1:
-        raise ValueError(f"`tau` must be a scalar or 1-D, got shape {tau.shape}")
-    tau = np.atleast_1d(tau)
-    if np.any(tau < 0):
-        raise ValueError(f"`tau` must be >= 0, got minimum {tau.min():g}")
+    tau = scales("tau", tau, zero=True)
     lo, hi = _bulk(x, bulk)
     centre, width = 0.5 * (lo + hi), (hi - lo) / 6.0
     if not width > 0:
